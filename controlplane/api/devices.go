@@ -1,0 +1,219 @@
+package api
+
+import (
+	"database/sql"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/idlegrid/idlegrid/controlplane/account"
+	"github.com/idlegrid/idlegrid/controlplane/problem"
+	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/shared/proto"
+)
+
+// PairRequestJSON is what an agent posts to join an account.
+type PairRequestJSON struct {
+	Code        string `json:"code,omitempty"`
+	EnrollToken string `json:"enroll_token,omitempty"`
+	PublicKey   []byte `json:"public_key"` // base64 ed25519 key
+	Signature   []byte `json:"signature"`  // over the code or token (proto.SignPairing)
+	Name        string `json:"name"`
+	Simulated   bool   `json:"simulated,omitempty"`
+}
+
+// PairResponseJSON tells the agent its device id.
+type PairResponseJSON struct {
+	DeviceID string `json:"device_id"`
+	Name     string `json:"name"`
+}
+
+func (s *Server) pairDevice(w http.ResponseWriter, r *http.Request) error {
+	var b PairRequestJSON
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	d, err := s.Accounts.Pair(r.Context(), account.PairRequest{
+		Code: b.Code, EnrollToken: b.EnrollToken, PublicKey: b.PublicKey, Signature: b.Signature, Name: b.Name, Simulated: b.Simulated,
+	})
+	if err != nil {
+		return err
+	}
+	s.Log.Info("device paired", "device", d.ID, "user", d.UserID, "name", d.Name)
+	writeJSON(w, http.StatusCreated, PairResponseJSON{DeviceID: d.ID, Name: d.Name})
+	return nil
+}
+
+// DeviceJSON is a device as its owner sees it.
+type DeviceJSON struct {
+	ID           string          `json:"id"`
+	Name         string          `json:"name"`
+	State        string          `json:"state"` // online, suspect, offline
+	Connected    bool            `json:"connected"`
+	LastSeenAt   *time.Time      `json:"last_seen_at,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	AgentVersion string          `json:"agent_version"`
+	Simulated    bool            `json:"simulated"`
+	GPUStatus    string          `json:"gpu_status,omitempty"`
+	Host         json.RawMessage `json:"host"`
+	GPUs         []GPUJSON       `json:"gpus"`
+}
+
+// GPUJSON is one GPU of a device.
+type GPUJSON struct {
+	Index       int    `json:"index"`
+	UUID        string `json:"uuid"`
+	Name        string `json:"name"`
+	MemoryTotal uint64 `json:"memory_total"`
+	Driver      string `json:"driver,omitempty"`
+	Simulated   bool   `json:"simulated"`
+}
+
+// DeviceView converts a stored device for display; the console uses it too.
+func (s *Server) DeviceView(d store.Device, now time.Time) DeviceJSON {
+	out := DeviceJSON{
+		ID: d.ID, Name: d.Name, State: s.Hub.Config().State(d.LastSeenAt, now), Connected: s.Hub.Connected(d.ID),
+		LastSeenAt: timePtr(d.LastSeenAt), CreatedAt: d.CreatedAt, AgentVersion: d.AgentVersion, Simulated: d.Simulated,
+		GPUStatus: d.GPUStatus, Host: json.RawMessage(d.HostJSON), GPUs: []GPUJSON{},
+	}
+	if !json.Valid(out.Host) {
+		out.Host = json.RawMessage("{}")
+	}
+	for _, g := range d.GPUs {
+		out.GPUs = append(out.GPUs, GPUJSON{Index: g.Index, UUID: g.UUID, Name: g.Name, MemoryTotal: g.MemoryTotal, Driver: g.Driver, Simulated: g.Simulated})
+	}
+	return out
+}
+
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
+	ds, err := store.DevicesByUser(r.Context(), s.Store.Reader(), UserFrom(r.Context()).ID)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	out := make([]DeviceJSON, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, s.DeviceView(d, now))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+	return nil
+}
+
+// ownDevice loads a device of the caller; someone else's is ErrNotFound, so
+// ids of other accounts' devices can't be probed.
+func (s *Server) ownDevice(r *http.Request) (store.Device, error) {
+	d, err := store.DeviceByID(r.Context(), s.Store.Reader(), pathID(r))
+	if err != nil {
+		return store.Device{}, err
+	}
+	if d.UserID != UserFrom(r.Context()).ID {
+		return store.Device{}, store.ErrNotFound
+	}
+	return d, nil
+}
+
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.ownDevice(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.DeviceView(d, s.Now()))
+	return nil
+}
+
+type patchDeviceBody struct {
+	Name *string `json:"name"`
+}
+
+func (s *Server) patchDevice(w http.ResponseWriter, r *http.Request) error {
+	var b patchDeviceBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if b.Name == nil {
+		return problem.Invalid("nothing_to_change", "send the fields to change, e.g. {\"name\": \"rig-3\"}")
+	}
+	name, err := account.CleanDeviceName(*b.Name)
+	if err != nil {
+		return err
+	}
+	uid := UserFrom(r.Context()).ID
+	if err := s.Store.Write(r.Context(), func(tx *sql.Tx) error { return store.RenameDevice(r.Context(), tx, uid, pathID(r), name) }); err != nil {
+		return err
+	}
+	d, err := s.ownDevice(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.DeviceView(d, s.Now()))
+	return nil
+}
+
+func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
+	uid, id := UserFrom(r.Context()).ID, pathID(r)
+	if err := s.Store.Write(r.Context(), func(tx *sql.Tx) error { return store.DeleteDevice(r.Context(), tx, uid, id) }); err != nil {
+		return err
+	}
+	s.Hub.Disconnect(id, proto.CloseDeviceRemoved, "this device was removed by its owner")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// SampleJSON is one stored heartbeat sample.
+type SampleJSON struct {
+	At        time.Time       `json:"at"`
+	Seq       uint64          `json:"seq"`
+	State     string          `json:"state"`
+	CPUPct    float64         `json:"cpu_pct"`
+	MemUsed   uint64          `json:"mem_used"`
+	MemTotal  uint64          `json:"mem_total"`
+	DiskUsed  uint64          `json:"disk_used"`
+	DiskTotal uint64          `json:"disk_total"`
+	NetRx     uint64          `json:"net_rx"`
+	NetTx     uint64          `json:"net_tx"`
+	GPUs      []GPUSampleJSON `json:"gpus"`
+}
+
+// GPUSampleJSON is one GPU's reading within a sample.
+type GPUSampleJSON struct {
+	Index        int    `json:"index"`
+	TempC        int    `json:"temp_c"`
+	PowerMW      uint32 `json:"power_mw"`
+	PowerLimitMW uint32 `json:"power_limit_mw"`
+	UtilPct      int    `json:"util_pct"`
+	MemUsed      uint64 `json:"mem_used"`
+	MemTotal     uint64 `json:"mem_total"`
+	FanPct       int    `json:"fan_pct"`
+	SMClockMHz   int    `json:"sm_clock_mhz"`
+}
+
+func (s *Server) deviceTelemetry(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.ownDevice(r)
+	if err != nil {
+		return err
+	}
+	since, err := parseSince(r.URL.Query().Get("since"), s.Now())
+	if err != nil {
+		return err
+	}
+	limit, err := parseLimit(r.URL.Query().Get("limit"), 500, 5000)
+	if err != nil {
+		return err
+	}
+	rows, err := store.TelemetrySince(r.Context(), s.Store.Reader(), d.ID, since, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]SampleJSON, 0, len(rows))
+	for _, t := range rows {
+		sj := SampleJSON{At: t.At, Seq: t.Seq, State: t.State, CPUPct: t.CPUPct, MemUsed: t.MemUsed, MemTotal: t.MemTotal,
+			DiskUsed: t.DiskUsed, DiskTotal: t.DiskTotal, NetRx: t.NetRx, NetTx: t.NetTx, GPUs: []GPUSampleJSON{}}
+		for _, g := range t.GPUs {
+			sj.GPUs = append(sj.GPUs, GPUSampleJSON(g))
+		}
+		out = append(out, sj)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"device_id": d.ID, "samples": out})
+	return nil
+}
+

@@ -1,0 +1,273 @@
+// Package hub is the control plane's websocket endpoint for agents: it
+// authenticates each device by a signed nonce, keeps one live connection per
+// device, takes heartbeats and writes their telemetry to the store in
+// batches, and decides liveness from when a device was last heard.
+package hub
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/shared/proto"
+)
+
+// Config tunes the hub. Zero fields take Defaults.
+type Config struct {
+	HeartbeatInterval time.Duration // told to agents
+	OfflineAfter      time.Duration // silence after which a device is offline
+	HandshakeTimeout  time.Duration
+	FlushInterval     time.Duration // longest a sample waits before it is stored
+	FlushRows         int           // a batch this large is stored at once
+	Retention         time.Duration // raw telemetry kept this long
+	Now               func() time.Time
+}
+
+// Defaults returns the production settings.
+func Defaults() Config {
+	return Config{
+		HeartbeatInterval: 5 * time.Second,
+		OfflineAfter:      30 * time.Second,
+		HandshakeTimeout:  10 * time.Second,
+		FlushInterval:     time.Second,
+		FlushRows:         2000,
+		Retention:         24 * time.Hour,
+		Now:               time.Now,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = d.HeartbeatInterval
+	}
+	if c.OfflineAfter <= 0 {
+		c.OfflineAfter = d.OfflineAfter
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = d.FlushInterval
+	}
+	if c.FlushRows <= 0 {
+		c.FlushRows = d.FlushRows
+	}
+	if c.Retention <= 0 {
+		c.Retention = d.Retention
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	return c
+}
+
+// Liveness states of a device.
+const (
+	StateOnline  = "online"
+	StateSuspect = "suspect" // three heartbeats missed
+	StateOffline = "offline"
+)
+
+// State says how alive a device last heard at lastSeen is at now.
+func (c Config) State(lastSeen, now time.Time) string {
+	c = c.withDefaults()
+	age := now.Sub(lastSeen)
+	switch {
+	case lastSeen.IsZero() || age > c.OfflineAfter:
+		return StateOffline
+	case age > 3*c.HeartbeatInterval:
+		return StateSuspect
+	}
+	return StateOnline
+}
+
+// OnlineSince is the earliest last-seen time that still counts as not
+// offline at now.
+func (c Config) OnlineSince(now time.Time) time.Time {
+	return now.Add(-c.withDefaults().OfflineAfter)
+}
+
+// Hub accepts agent connections. Run Serve for its whole life.
+type Hub struct {
+	cfg   Config
+	store *store.Store
+	log   *slog.Logger
+
+	upgrader websocket.Upgrader
+	queue    chan store.TelemetryRow
+	done     chan struct{} // closed when Serve returns
+
+	mu    sync.Mutex
+	conns map[string]*conn
+}
+
+// New returns a Hub over st.
+func New(st *store.Store, cfg Config, log *slog.Logger) *Hub {
+	cfg = cfg.withDefaults()
+	return &Hub{
+		cfg:   cfg,
+		store: st,
+		log:   log,
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  1024,
+			WriteBufferSize: 1024,
+			WriteBufferPool: &sync.Pool{},
+			// Agents are programs, not pages: no Origin to check.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+		queue: make(chan store.TelemetryRow, 4*cfg.FlushRows),
+		done:  make(chan struct{}),
+		conns: map[string]*conn{},
+	}
+}
+
+// Config returns the effective settings.
+func (h *Hub) Config() Config { return h.cfg }
+
+// Connected reports whether the device has a live, authenticated link.
+func (h *Hub) Connected(deviceID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.conns[deviceID]
+	return ok
+}
+
+// ConnectedCount is the number of live links.
+func (h *Hub) ConnectedCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// Disconnect closes a device's link with a close code and reason, e.g. when
+// its owner removes it.
+func (h *Hub) Disconnect(deviceID string, code int, reason string) {
+	h.mu.Lock()
+	c := h.conns[deviceID]
+	h.mu.Unlock()
+	if c != nil {
+		c.close(code, reason)
+	}
+}
+
+// Serve stores queued telemetry in batches and prunes old samples until ctx
+// ends; then it closes every link and stores what is still queued.
+func (h *Hub) Serve(ctx context.Context) error {
+	defer close(h.done)
+	flush := time.NewTicker(h.cfg.FlushInterval)
+	defer flush.Stop()
+	prune := time.NewTicker(10 * time.Minute)
+	defer prune.Stop()
+	var batch []store.TelemetryRow
+	write := func() {
+		if len(batch) == 0 {
+			return
+		}
+		// A failed write keeps the batch for the next tick: nothing is dropped
+		// while the database is briefly busy.
+		if err := h.writeBatch(context.WithoutCancel(ctx), batch); err != nil {
+			h.log.Error("storing telemetry", "rows", len(batch), "err", err)
+			if len(batch) < 10*h.cfg.FlushRows {
+				return
+			}
+			h.log.Error("dropping telemetry after repeated failures", "rows", len(batch))
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			h.closeAll(websocket.CloseGoingAway, "server shutting down")
+			for {
+				select {
+				case r := <-h.queue:
+					batch = append(batch, r)
+					continue
+				default:
+				}
+				break
+			}
+			write()
+			return nil
+		case r := <-h.queue:
+			batch = append(batch, r)
+			if len(batch) >= h.cfg.FlushRows {
+				write()
+			}
+		case <-flush.C:
+			write()
+		case <-prune.C:
+			err := h.store.Write(ctx, func(tx *sql.Tx) error {
+				_, err := store.PruneTelemetry(ctx, tx, h.cfg.Now().Add(-h.cfg.Retention))
+				return err
+			})
+			if err != nil && ctx.Err() == nil {
+				h.log.Error("pruning telemetry", "err", err)
+			}
+		}
+	}
+}
+
+func (h *Hub) writeBatch(ctx context.Context, rows []store.TelemetryRow) error {
+	seen := make(map[string]time.Time, len(rows))
+	for _, r := range rows {
+		if r.At.After(seen[r.DeviceID]) {
+			seen[r.DeviceID] = r.At
+		}
+	}
+	return h.store.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := store.InsertTelemetry(ctx, tx, rows); err != nil {
+			return err
+		}
+		return store.TouchDevices(ctx, tx, seen)
+	})
+}
+
+func (h *Hub) closeAll(code int, reason string) {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close(code, reason)
+	}
+}
+
+// register makes c the device's live link, replacing an older one.
+func (h *Hub) register(c *conn) {
+	h.mu.Lock()
+	old := h.conns[c.deviceID]
+	h.conns[c.deviceID] = c
+	h.mu.Unlock()
+	if old != nil {
+		old.close(proto.CloseReplaced, "replaced by a newer connection of this device")
+	}
+}
+
+func (h *Hub) unregister(c *conn) {
+	h.mu.Lock()
+	if h.conns[c.deviceID] == c {
+		delete(h.conns, c.deviceID)
+	}
+	h.mu.Unlock()
+}
+
+// enqueue hands a sample to the writer, waiting when it is behind so that
+// a slow disk slows agents down instead of losing samples.
+func (h *Hub) enqueue(r store.TelemetryRow) bool {
+	select {
+	case h.queue <- r:
+		return true
+	case <-h.done:
+		return false
+	}
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the control plane's settings. Defaults come from Defaults,
+// then IDLEGRID_* environment variables, then flags.
+type Config struct {
+	Listen            string        // address to serve on
+	DataDir           string        // sqlite file and demo agents' state
+	Demo              int           // simulated supplier agents to run in-process
+	PublicURL         string        // URL agents and browsers use; default from Listen
+	HeartbeatInterval time.Duration // told to agents
+	OfflineAfter      time.Duration // silence before a device is offline
+	LogLevel          string        // debug, info, warn, error
+}
+
+// Defaults returns the settings for a local start.
+func Defaults() Config {
+	return Config{
+		Listen:            "127.0.0.1:8080",
+		DataDir:           "./data",
+		HeartbeatInterval: 5 * time.Second,
+		OfflineAfter:      30 * time.Second,
+		LogLevel:          "info",
+	}
+}
+
+// env names, one per setting.
+var envNames = map[string]string{
+	"listen":             "IDLEGRID_LISTEN",
+	"data":               "IDLEGRID_DATA",
+	"demo":               "IDLEGRID_DEMO",
+	"public-url":         "IDLEGRID_PUBLIC_URL",
+	"heartbeat-interval": "IDLEGRID_HEARTBEAT_INTERVAL",
+	"offline-after":      "IDLEGRID_OFFLINE_AFTER",
+	"log-level":          "IDLEGRID_LOG_LEVEL",
+}
+
+// Load builds the config from defaults, the environment and args, reporting
+// every problem at once.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	c := Defaults()
+	fs := flag.NewFlagSet("idlegrid-server", flag.ContinueOnError)
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve the console, API and agent hub on")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "directory for the sqlite database and demo agents")
+	fs.IntVar(&c.Demo, "demo", c.Demo, "run N simulated supplier agents in-process (0: none)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL that agents and browsers reach this server at (default http://LISTEN)")
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "how often agents send heartbeats")
+	fs.DurationVar(&c.OfflineAfter, "offline-after", c.OfflineAfter, "silence after which a device is offline")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: idlegrid-server [flags]\n\nEvery flag can also be set as an environment variable, e.g. --listen as IDLEGRID_LISTEN.\n\n")
+		fs.PrintDefaults()
+	}
+	var errs []error
+	// Environment first, so flags override it.
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envNames[f.Name]); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", envNames[f.Name], v, err))
+			}
+		}
+	})
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	errs = append(errs, c.validate()...)
+	return c, errors.Join(errs...)
+}
+
+func (c *Config) validate() []error {
+	var errs []error
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q must be host:port, e.g. 127.0.0.1:8080", c.Listen))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		errs = append(errs, fmt.Errorf("--listen %q: bad port", c.Listen))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data must name a directory"))
+	}
+	if c.Demo < 0 || c.Demo > 1000 {
+		errs = append(errs, fmt.Errorf("--demo %d must be between 0 and 1000", c.Demo))
+	}
+	if c.HeartbeatInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--heartbeat-interval %s is too short", c.HeartbeatInterval))
+	}
+	if c.OfflineAfter <= 3*c.HeartbeatInterval {
+		errs = append(errs, fmt.Errorf("--offline-after %s must be longer than three heartbeat intervals (%s)", c.OfflineAfter, 3*c.HeartbeatInterval))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("--public-url %q must start with http:// or https://", c.PublicURL))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	return errs
+}
+
+// Getenv is os.Getenv, named for wiring.
+var Getenv = os.Getenv

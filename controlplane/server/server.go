@@ -1,0 +1,133 @@
+// Package server wires the control plane: store, hub, account service, API,
+// console and the demo fleet, behind one http.Handler and one Serve loop.
+// cmd/idlegrid-server and the test harness both use it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/idlegrid/idlegrid/controlplane/account"
+	"github.com/idlegrid/idlegrid/controlplane/api"
+	"github.com/idlegrid/idlegrid/controlplane/demo"
+	"github.com/idlegrid/idlegrid/controlplane/hub"
+	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/controlplane/web"
+)
+
+// Server is one control plane.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	Store    *store.Store
+	Hub      *hub.Hub
+	Accounts *account.Service
+	API      *api.Server
+	handler  http.Handler
+}
+
+// New opens the database and builds every part.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	st, err := store.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	h := hub.New(st, hub.Config{HeartbeatInterval: cfg.HeartbeatInterval, OfflineAfter: cfg.OfflineAfter}, log.With("part", "hub"))
+	acc := account.New(st)
+	a := api.New(st, acc, h, log.With("part", "api"))
+	console, err := web.New(a, log.With("part", "web"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	console.Register(mux)
+	// Browsers may not post forms or API calls from other origins; agents
+	// and CLIs send no Origin or Sec-Fetch-Site and pass.
+	return &Server{
+		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a,
+		handler: http.NewCrossOriginProtection().Handler(mux),
+	}, nil
+}
+
+// Handler serves everything: console, API and the agent hub.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close closes the database; call after Serve returned.
+func (s *Server) Close() error { return s.Store.Close() }
+
+// Ready is called by Serve once it accepts connections, with the public URL
+// and, in demo mode, the demo login.
+type Ready func(url string, login *demo.Login)
+
+// Serve serves on ln until ctx ends, then shuts down within 10 s: agents are
+// told the server is going away and queued telemetry is stored.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready Ready) error {
+	url := s.cfg.PublicURL
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	g, gctx := errgroup.WithContext(ctx)
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- s.Hub.Serve(hubCtx) }()
+
+	g.Go(func() error {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving http: %w", err)
+		}
+		return nil
+	})
+	var login *demo.Login
+	if s.cfg.Demo > 0 {
+		fleet := &demo.Fleet{N: s.cfg.Demo, ServerURL: "http://" + ln.Addr().String(), DataDir: s.cfg.DataDir, Accounts: s.Accounts, Log: s.log.With("part", "demo")}
+		l, err := fleet.PrepareLogin(ctx)
+		if err != nil {
+			_ = hs.Close()
+			stopHub()
+			<-hubDone
+			return err
+		}
+		login = &l
+		g.Go(func() error { return fleet.Serve(gctx) })
+	}
+	if ready != nil {
+		ready(url, login)
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		// Hijacked websockets are not closed by Shutdown: the hub closes them
+		// (with "going away") and flushes what is queued.
+		stopHub()
+		herr := <-hubDone
+		return errors.Join(hs.Shutdown(sctx), herr)
+	})
+	return g.Wait()
+}
+
+// ListenAndServe listens on the configured address and serves.
+func (s *Server) ListenAndServe(ctx context.Context, ready Ready) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w (is another server running? pick another with --listen)", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Logger builds the process logger for a level name.
+func Logger(level string, w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// GPUReading is one stored GPU sample.
+type GPUReading struct {
+	Index        int
+	TempC        int
+	PowerMW      uint32
+	PowerLimitMW uint32
+	UtilPct      int
+	MemUsed      uint64
+	MemTotal     uint64
+	FanPct       int
+	SMClockMHz   int
+}
+
+// TelemetryRow is one heartbeat's sample as stored: host plus every GPU.
+type TelemetryRow struct {
+	DeviceID  string
+	At        time.Time // server receive time
+	Seq       uint64
+	State     string
+	CPUPct    float64
+	MemUsed   uint64
+	MemTotal  uint64
+	DiskUsed  uint64
+	DiskTotal uint64
+	NetRx     uint64
+	NetTx     uint64
+	GPUs      []GPUReading
+}
+
+// InsertTelemetry writes a batch of samples. Rows of devices that no longer
+// exist (removed while their heartbeat was queued) are skipped, not errors,
+// so one stale row never sinks a batch. It returns how many rows were stored.
+func InsertTelemetry(ctx context.Context, tx *sql.Tx, rows []TelemetryRow) (int, error) {
+	host, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO telemetry_host(device_id, ts, seq, state, cpu_pct, mem_used, mem_total, disk_used, disk_total, net_rx, net_tx)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?)`)
+	if err != nil {
+		return 0, fmt.Errorf("preparing telemetry insert: %w", err)
+	}
+	defer host.Close()
+	gpu, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO telemetry_gpu(device_id, ts, idx, temp_c, power_mw, power_limit_mw, util_pct, mem_used, mem_total, fan_pct, sm_clock_mhz)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, fmt.Errorf("preparing telemetry insert: %w", err)
+	}
+	defer gpu.Close()
+	stored := 0
+	for _, r := range rows {
+		ts := ms(r.At)
+		res, err := host.ExecContext(ctx, r.DeviceID, ts, int64(r.Seq), r.State, r.CPUPct, int64(r.MemUsed), int64(r.MemTotal),
+			int64(r.DiskUsed), int64(r.DiskTotal), int64(r.NetRx), int64(r.NetTx), r.DeviceID)
+		if err != nil {
+			return 0, fmt.Errorf("inserting host telemetry: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // device gone, or a duplicate of a stored sample
+		}
+		stored++
+		for _, g := range r.GPUs {
+			if _, err := gpu.ExecContext(ctx, r.DeviceID, ts, g.Index, g.TempC, int64(g.PowerMW), int64(g.PowerLimitMW), g.UtilPct,
+				int64(g.MemUsed), int64(g.MemTotal), g.FanPct, g.SMClockMHz); err != nil {
+				return 0, fmt.Errorf("inserting gpu telemetry: %w", err)
+			}
+		}
+	}
+	return stored, nil
+}
+
+// TelemetrySince returns up to limit samples of a device after since, oldest
+// first.
+func TelemetrySince(ctx context.Context, q Querier, deviceID string, since time.Time, limit int) ([]TelemetryRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT ts, seq, state, cpu_pct, mem_used, mem_total, disk_used, disk_total, net_rx, net_tx
+		FROM telemetry_host WHERE device_id = ? AND ts > ? ORDER BY ts LIMIT ?`, deviceID, ms(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading telemetry: %w", err)
+	}
+	var out []TelemetryRow
+	byTS := map[int64]int{}
+	for rows.Next() {
+		r := TelemetryRow{DeviceID: deviceID}
+		var ts, seq, mu, mt, du, dt, rx, tx int64
+		if err := rows.Scan(&ts, &seq, &r.State, &r.CPUPct, &mu, &mt, &du, &dt, &rx, &tx); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading telemetry: %w", err)
+		}
+		r.At, r.Seq = fromMS(ts), uint64(seq)
+		r.MemUsed, r.MemTotal, r.DiskUsed, r.DiskTotal, r.NetRx, r.NetTx = uint64(mu), uint64(mt), uint64(du), uint64(dt), uint64(rx), uint64(tx)
+		byTS[ts] = len(out)
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	grows, err := q.QueryContext(ctx, `SELECT ts, idx, temp_c, power_mw, power_limit_mw, util_pct, mem_used, mem_total, fan_pct, sm_clock_mhz
+		FROM telemetry_gpu WHERE device_id = ? AND ts BETWEEN ? AND ? ORDER BY ts, idx`, deviceID, ms(out[0].At), ms(out[len(out)-1].At))
+	if err != nil {
+		return nil, fmt.Errorf("reading gpu telemetry: %w", err)
+	}
+	defer grows.Close()
+	for grows.Next() {
+		var ts, pw, pl, mu, mt int64
+		var g GPUReading
+		if err := grows.Scan(&ts, &g.Index, &g.TempC, &pw, &pl, &g.UtilPct, &mu, &mt, &g.FanPct, &g.SMClockMHz); err != nil {
+			return nil, fmt.Errorf("reading gpu telemetry: %w", err)
+		}
+		g.PowerMW, g.PowerLimitMW, g.MemUsed, g.MemTotal = uint32(pw), uint32(pl), uint64(mu), uint64(mt)
+		if i, ok := byTS[ts]; ok {
+			out[i].GPUs = append(out[i].GPUs, g)
+		}
+	}
+	return out, grows.Err()
+}
+
+// PruneTelemetry deletes samples older than before.
+func PruneTelemetry(ctx context.Context, tx *sql.Tx, before time.Time) (int64, error) {
+	var total int64
+	for _, table := range []string{"telemetry_gpu", "telemetry_host"} {
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts < ?`, ms(before))
+		if err != nil {
+			return 0, fmt.Errorf("pruning %s: %w", table, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+// NetworkStats are the public explorer's aggregates.
+type NetworkStats struct {
+	DevicesTotal  int
+	DevicesOnline int
+	GPUsOnline    int
+	Suppliers     int // accounts with at least one online device
+	GPUsByModel   map[string]int
+}
+
+// Stats counts the network; a device is online when seen after onlineSince.
+func Stats(ctx context.Context, q Querier, onlineSince time.Time) (NetworkStats, error) {
+	s := NetworkStats{GPUsByModel: map[string]int{}}
+	since := ms(onlineSince)
+	err := q.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM devices),
+		(SELECT count(*) FROM devices WHERE last_seen_at >= ?),
+		(SELECT count(DISTINCT user_id) FROM devices WHERE last_seen_at >= ?)`, since, since).
+		Scan(&s.DevicesTotal, &s.DevicesOnline, &s.Suppliers)
+	if err != nil {
+		return s, fmt.Errorf("counting devices: %w", err)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT g.name, count(*) FROM device_gpus g JOIN devices d ON d.id = g.device_id
+		WHERE d.last_seen_at >= ? GROUP BY g.name`, since)
+	if err != nil {
+		return s, fmt.Errorf("counting gpus: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return s, fmt.Errorf("counting gpus: %w", err)
+		}
+		s.GPUsByModel[name] = n
+		s.GPUsOnline += n
+	}
+	return s, rows.Err()
+}

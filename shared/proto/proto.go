@@ -1,0 +1,282 @@
+// Package proto is the wire protocol between a supplier agent and the control
+// plane's hub: JSON messages over one websocket, each an Envelope with a type
+// and a body. Wire structs live here and nowhere else; the store keeps its own
+// rows.
+//
+// The handshake is:
+//
+//	server → agent  hello     {protocol range, nonce}
+//	agent  → server auth      {protocol, device id, signature over the nonce, inventory}
+//	server → agent  welcome   {heartbeat interval, server time}
+//	agent  → server heartbeat {seq, telemetry} every interval
+//
+// A connection that breaks a rule is closed with one of the Close* codes and
+// a reason in words; agents show that reason to the user.
+//
+// Protocol history (one integer; bump it for any change an old peer would
+// misread, and keep MinProtocol as the oldest the server still accepts):
+//
+//	1 (2026-11-22): hello/auth/welcome handshake with ed25519 device keys,
+//	  heartbeats with per-GPU and host telemetry and a sequence number.
+package proto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/idlegrid/idlegrid/shared/hw"
+)
+
+// Protocol is the version this build speaks.
+const Protocol = 1
+
+// MinProtocol is the oldest agent protocol the server still accepts.
+const MinProtocol = 1
+
+// MaxMessageBytes bounds any single message; larger ones close the link
+// with websocket code 1009 (message too big).
+const MaxMessageBytes = 64 << 10
+
+// Limits on what a heartbeat may carry, so one agent can't flood the store.
+const (
+	MaxGPUs     = 16
+	maxNameLen  = 128
+	maxFieldLen = 256
+)
+
+// Message types.
+const (
+	TypeHello     = "hello"
+	TypeAuth      = "auth"
+	TypeWelcome   = "welcome"
+	TypeHeartbeat = "heartbeat"
+)
+
+// Websocket close codes (4000–4999 are the application's own).
+const (
+	CloseReplaced         = 4000 // a newer connection of the same device took over
+	CloseVersion          = 4001 // protocol version not supported
+	CloseAuthFailed       = 4003 // bad signature
+	CloseUnknownDevice    = 4004 // no such device: pair again
+	CloseBadMessage       = 4400 // malformed or out-of-order message
+	CloseDeviceRemoved    = 4010 // the owner removed this device
+	CloseHandshakeTimeout = 4008 // no auth in time
+)
+
+// Envelope frames every message.
+type Envelope struct {
+	Type string          `json:"type"`
+	Body json.RawMessage `json:"body"`
+}
+
+// Hello is the server's first message.
+type Hello struct {
+	MinProtocol int    `json:"min_protocol"`
+	MaxProtocol int    `json:"max_protocol"`
+	Nonce       []byte `json:"nonce"` // 32 random bytes, base64 on the wire
+}
+
+// Auth is the agent's answer to Hello: who it is, proven by a signature.
+type Auth struct {
+	Protocol     int       `json:"protocol"`
+	DeviceID     string    `json:"device_id"`
+	Signature    []byte    `json:"signature"`
+	AgentVersion string    `json:"agent_version"`
+	Inventory    Inventory `json:"inventory"`
+}
+
+// Inventory is the device's hardware as the agent found it at start-up.
+type Inventory struct {
+	Host      hw.HostInfo  `json:"host"`
+	GPUs      []hw.GPU     `json:"gpus"`
+	GPUStatus hw.GPUStatus `json:"gpu_status"`
+}
+
+// Welcome ends the handshake.
+type Welcome struct {
+	DeviceID          string   `json:"device_id"`
+	HeartbeatInterval Duration `json:"heartbeat_interval"`
+	// IdleTimeout: the server pings well within it; an agent that hears
+	// nothing for this long treats the link as dead and reconnects.
+	IdleTimeout Duration  `json:"idle_timeout"`
+	ServerTime  time.Time `json:"server_time"`
+}
+
+// Heartbeat carries liveness and one telemetry sample.
+type Heartbeat struct {
+	Seq    uint64         `json:"seq"`
+	SentAt time.Time      `json:"sent_at"` // agent clock, informational only
+	State  string         `json:"state"`   // AgentState*
+	GPUs   []hw.GPUSample `json:"gpus"`
+	Host   hw.HostSample  `json:"host"`
+}
+
+// Agent states reported in heartbeats.
+const (
+	StateAvailable = "available" // ready to take work
+	StatePaused    = "paused"    // the supplier paused supplying
+)
+
+// Duration is a time.Duration carried as milliseconds.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).Milliseconds())
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var ms int64
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return fmt.Errorf("duration must be milliseconds: %w", err)
+	}
+	*d = Duration(time.Duration(ms) * time.Millisecond)
+	return nil
+}
+
+// Encode wraps body in an Envelope of the given type.
+func Encode(typ string, body any) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", typ, err)
+	}
+	return json.Marshal(Envelope{Type: typ, Body: b})
+}
+
+// ErrMalformed is wrapped by every decoding error.
+var ErrMalformed = errors.New("malformed message")
+
+// Decode parses one message, checks it and returns its typed body
+// (*Hello, *Auth, *Welcome or *Heartbeat). Unknown fields, unknown types and
+// out-of-range values are errors wrapping ErrMalformed.
+func Decode(data []byte) (any, error) {
+	if len(data) > MaxMessageBytes {
+		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrMalformed, len(data), MaxMessageBytes)
+	}
+	var env Envelope
+	if err := strictUnmarshal(data, &env); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	var body interface{ validate() error }
+	switch env.Type {
+	case TypeHello:
+		body = &Hello{}
+	case TypeAuth:
+		body = &Auth{}
+	case TypeWelcome:
+		body = &Welcome{}
+	case TypeHeartbeat:
+		body = &Heartbeat{}
+	case "":
+		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
+	default:
+		return nil, fmt.Errorf("%w: unknown type %q", ErrMalformed, truncate(env.Type, 32))
+	}
+	if len(env.Body) == 0 {
+		return nil, fmt.Errorf("%w: %s without a body", ErrMalformed, env.Type)
+	}
+	if err := strictUnmarshal(env.Body, body); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, env.Type, err)
+	}
+	if err := body.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, env.Type, err)
+	}
+	return body, nil
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func (h *Hello) validate() error {
+	if len(h.Nonce) != NonceSize {
+		return fmt.Errorf("nonce must be %d bytes, got %d", NonceSize, len(h.Nonce))
+	}
+	if h.MinProtocol < 1 || h.MaxProtocol < h.MinProtocol {
+		return fmt.Errorf("bad protocol range %d..%d", h.MinProtocol, h.MaxProtocol)
+	}
+	return nil
+}
+
+func (a *Auth) validate() error {
+	switch {
+	case a.Protocol < 1:
+		return fmt.Errorf("protocol must be positive, got %d", a.Protocol)
+	case a.DeviceID == "" || len(a.DeviceID) > 64:
+		return errors.New("device_id must be 1..64 characters")
+	case len(a.Signature) != SignatureSize:
+		return fmt.Errorf("signature must be %d bytes, got %d", SignatureSize, len(a.Signature))
+	case len(a.AgentVersion) > 64:
+		return errors.New("agent_version is over 64 characters")
+	case len(a.Inventory.GPUs) > MaxGPUs:
+		return fmt.Errorf("%d GPUs is over the limit of %d", len(a.Inventory.GPUs), MaxGPUs)
+	}
+	for i, g := range a.Inventory.GPUs {
+		if len(g.Name) > maxNameLen || len(g.UUID) > maxNameLen || len(g.Driver) > maxNameLen {
+			return fmt.Errorf("gpu %d: name, uuid or driver over %d characters", i, maxNameLen)
+		}
+	}
+	h := a.Inventory.Host
+	for _, s := range []string{h.Hostname, h.OS, h.Platform, h.Kernel, h.Arch, h.CPUModel, a.Inventory.GPUStatus.Reason, a.Inventory.GPUStatus.Driver} {
+		if len(s) > maxFieldLen {
+			return fmt.Errorf("inventory text field over %d characters", maxFieldLen)
+		}
+	}
+	return nil
+}
+
+func (w *Welcome) validate() error {
+	if w.HeartbeatInterval <= 0 || w.IdleTimeout <= 0 {
+		return errors.New("heartbeat_interval and idle_timeout must be positive")
+	}
+	return nil
+}
+
+func (h *Heartbeat) validate() error {
+	if h.Seq == 0 {
+		return errors.New("seq must start at 1")
+	}
+	if h.State != StateAvailable && h.State != StatePaused {
+		return fmt.Errorf("unknown state %q", truncate(h.State, 32))
+	}
+	if len(h.GPUs) > MaxGPUs {
+		return fmt.Errorf("%d GPUs is over the limit of %d", len(h.GPUs), MaxGPUs)
+	}
+	for i, g := range h.GPUs {
+		switch {
+		case len(g.Name) > maxNameLen || len(g.UUID) > maxNameLen:
+			return fmt.Errorf("gpu %d: name or uuid over %d characters", i, maxNameLen)
+		case g.UtilPct < 0 || g.UtilPct > 100 || g.FanPct < 0 || g.FanPct > 100:
+			return fmt.Errorf("gpu %d: percentages must be 0..100", i)
+		case g.TempC < -50 || g.TempC > 200:
+			return fmt.Errorf("gpu %d: temperature %d °C is not plausible", i, g.TempC)
+		case g.MemoryUsed > g.MemoryTotal:
+			return fmt.Errorf("gpu %d: memory used exceeds total", i)
+		case len(g.Missing) > 16:
+			return fmt.Errorf("gpu %d: too many missing fields", i)
+		}
+	}
+	if h.Host.CPUPct < 0 || h.Host.CPUPct > 100 {
+		return errors.New("host cpu_pct must be 0..100")
+	}
+	return nil
+}
