@@ -71,8 +71,12 @@ type GPUJSON struct {
 
 // DeviceView converts a stored device for display; the console uses it too.
 func (s *Server) DeviceView(d store.Device, now time.Time) DeviceJSON {
+	live, connected := s.Hub.LastSeen(d.ID)
+	if live.After(d.LastSeenAt) {
+		d.LastSeenAt = live
+	}
 	out := DeviceJSON{
-		ID: d.ID, Name: d.Name, State: s.Hub.Config().State(d.LastSeenAt, now), Connected: s.Hub.Connected(d.ID),
+		ID: d.ID, Name: d.Name, State: s.Hub.Config().State(d.LastSeenAt, now), Connected: connected,
 		LastSeenAt: timePtr(d.LastSeenAt), CreatedAt: d.CreatedAt, AgentVersion: d.AgentVersion, Simulated: d.Simulated,
 		GPUStatus: d.GPUStatus, Host: json.RawMessage(d.HostJSON), GPUs: []GPUJSON{},
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -22,19 +23,26 @@ type conn struct {
 	ws       *websocket.Conn
 	deviceID string
 	once     sync.Once
+	lastSeen atomic.Int64 // unix ms of the last heartbeat, server clock
+	closing  atomic.Bool
 }
 
-// close sends a close frame with code and reason, then drops the link. Safe
-// from any goroutine, more than once.
+// close starts the closing handshake: it sends a close frame with code and
+// reason and gives the agent a second to answer before the link's reader
+// gives up. Dropping TCP at once would make the agent's echo fail and hide
+// the reason from it. Safe from any goroutine, more than once.
 func (c *conn) close(code int, reason string) {
 	c.once.Do(func() {
+		c.closing.Store(true)
 		if len(reason) > 120 { // a close frame's reason is at most 123 bytes
 			reason = reason[:120]
 		}
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
-		_ = c.ws.Close()
+		_ = c.ws.UnderlyingConn().SetReadDeadline(time.Now().Add(time.Second))
 	})
 }
+
+var errClosing = errors.New("link closing")
 
 // closeError is a rule broken by the agent: the link closes with this code.
 type closeError struct {
@@ -61,6 +69,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader already answered with an HTTP error
 	}
 	ws.SetReadLimit(proto.MaxMessageBytes)
+	defer ws.Close()
 	c := &conn{ws: ws}
 	err = h.run(r.Context(), c)
 	var ce *closeError
@@ -68,9 +77,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &ce):
 		h.log.Info("agent link closed", "device", c.deviceID, "code", ce.code, "reason", ce.reason, "remote", r.RemoteAddr)
 		c.close(ce.code, ce.reason)
-	case err != nil:
+	default:
 		h.log.Debug("agent link ended", "device", c.deviceID, "err", err)
 		c.close(websocket.CloseNormalClosure, "")
+	}
+	// Wait (at most the second close allowed) for the agent's close echo.
+	for {
+		if _, _, err := ws.NextReader(); err != nil {
+			return
+		}
 	}
 }
 
@@ -79,6 +94,7 @@ func (h *Hub) run(ctx context.Context, c *conn) error {
 	if err != nil {
 		return err
 	}
+	c.lastSeen.Store(h.cfg.Now().UnixMilli())
 	h.register(c)
 	defer h.unregister(c)
 	h.log.Info("agent connected", "device", c.deviceID, "agent_version", auth.AgentVersion, "gpus", len(auth.Inventory.GPUs))
@@ -101,10 +117,18 @@ func (h *Hub) run(ctx context.Context, c *conn) error {
 			}
 		}
 	}()
-	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(h.cfg.OfflineAfter)) })
+	c.ws.SetPongHandler(func(string) error {
+		if c.closing.Load() {
+			return nil
+		}
+		return c.ws.SetReadDeadline(time.Now().Add(h.cfg.OfflineAfter))
+	})
 
 	var lastSeq uint64
 	for {
+		if c.closing.Load() {
+			return errClosing
+		}
 		if err := c.ws.SetReadDeadline(time.Now().Add(h.cfg.OfflineAfter)); err != nil {
 			return err
 		}
@@ -120,7 +144,14 @@ func (h *Hub) run(ctx context.Context, c *conn) error {
 			continue // duplicate or reordered: the newer sample is already in
 		}
 		lastSeq = hb.Seq
-		if !h.enqueue(telemetryRow(c.deviceID, h.cfg.Now(), hb)) {
+		// Server time stamps each sample, strictly increasing per link so two
+		// heartbeats in one millisecond never collide in the store.
+		now := h.cfg.Now()
+		if prev := c.lastSeen.Load(); now.UnixMilli() <= prev {
+			now = time.UnixMilli(prev + 1)
+		}
+		c.lastSeen.Store(now.UnixMilli())
+		if !h.enqueue(telemetryRow(c.deviceID, now, hb)) {
 			return closeWith(websocket.CloseGoingAway, "server shutting down")
 		}
 	}

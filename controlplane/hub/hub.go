@@ -139,6 +139,18 @@ func (h *Hub) Connected(deviceID string) bool {
 	return ok
 }
 
+// LastSeen is when a connected device was last heard, fresher than the
+// stored last_seen_at, which trails by up to one flush interval.
+func (h *Hub) LastSeen(deviceID string) (time.Time, bool) {
+	h.mu.Lock()
+	c := h.conns[deviceID]
+	h.mu.Unlock()
+	if c == nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(c.lastSeen.Load()).UTC(), true
+}
+
 // ConnectedCount is the number of live links.
 func (h *Hub) ConnectedCount() int {
 	h.mu.Lock()

@@ -321,11 +321,12 @@ func (a *Agent) Serve(ctx context.Context) error {
 	}
 	inv := a.inventory(ctx)
 	bo := backoff.Backoff{Min: a.cfg.MinBackoff, Max: a.cfg.MaxBackoff}
-	defer a.setStatus(func(s *Status) { s.Conn = ConnStopped })
+	stopped := func() { a.setStatus(func(s *Status) { s.Conn = ConnStopped }) }
 	for {
 		a.setStatus(func(s *Status) { s.Conn = ConnConnecting })
 		err := a.session(ctx, endpoint, st.DeviceID, inv, bo.Reset)
 		if ctx.Err() != nil {
+			stopped()
 			return nil
 		}
 		var ve *proto.VersionError
@@ -344,6 +345,7 @@ func (a *Agent) Serve(ctx context.Context) error {
 			s.Conn, s.NextTry, s.LastError = ConnReconnecting, a.cfg.Now().Add(wait), describe(err)
 		})
 		if backoff.Wait(ctx, wait) != nil {
+			stopped()
 			return nil
 		}
 	}
