@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/account"
@@ -15,7 +16,9 @@ type UserJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func userJSON(u store.User) UserJSON { return UserJSON{ID: u.ID, Email: u.Email, CreatedAt: u.CreatedAt} }
+func userJSON(u store.User) UserJSON {
+	return UserJSON{ID: u.ID, Email: u.Email, CreatedAt: u.CreatedAt}
+}
 
 type credentials struct {
 	Email    string `json:"email"`
@@ -74,8 +77,15 @@ func ClearSessionCookie(w http.ResponseWriter) {
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	var tokens []string
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		if err := s.Accounts.SignOut(r.Context(), c.Value); err != nil {
+		tokens = append(tokens, c.Value)
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && strings.HasPrefix(tok, account.SessionPrefix) {
+		tokens = append(tokens, tok)
+	}
+	for _, tok := range tokens {
+		if err := s.Accounts.SignOut(r.Context(), tok); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,8 +52,8 @@ type Server struct {
 }
 
 // New returns a Server.
-func New(st *store.Store, acc *account.Service, h *hub.Hub, log *slog.Logger) *Server {
-	return &Server{Store: st, Accounts: acc, Hub: h, Log: log, Now: time.Now, limiter: newLimiter(time.Now)}
+func New(st *store.Store, acc *account.Service, h *hub.Hub, rl RateLimit, log *slog.Logger) *Server {
+	return &Server{Store: st, Accounts: acc, Hub: h, Log: log, Now: time.Now, limiter: newLimiter(rl, time.Now)}
 }
 
 // SessionCookie is the console session's cookie name.
@@ -178,7 +179,14 @@ func decode(r *http.Request, v any) error {
 			return problem.Invalid("bad_content_type", "send the body as application/json")
 		}
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return problem.Invalid("bad_body", "the request body could not be read: %v", err)
+	}
+	if len(data) > maxBody {
+		return problem.Invalid("body_too_large", "the body is over %d bytes", maxBody)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -188,9 +196,6 @@ func decode(r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return problem.Invalid("bad_json", "the body must hold a single JSON object")
-	}
-	if dec.InputOffset() > maxBody {
-		return problem.Invalid("body_too_large", "the body is over %d bytes", maxBody)
 	}
 	return nil
 }

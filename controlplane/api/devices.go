@@ -220,4 +220,3 @@ func (s *Server) deviceTelemetry(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"device_id": d.ID, "samples": out})
 	return nil
 }
-

@@ -7,10 +7,19 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limiter keeps a token bucket per client address for the routes where a
-// caller could guess secrets (sign-in, pairing): 10 tries at once, then one
-// every 6 seconds.
+// RateLimit bounds the routes where a caller could guess secrets (sign-in,
+// pairing), per client address.
+type RateLimit struct {
+	Burst int           // tries at once
+	Every time.Duration // then one per Every
+}
+
+// DefaultRateLimit allows 10 tries at once, then one every 6 seconds.
+var DefaultRateLimit = RateLimit{Burst: 10, Every: 6 * time.Second}
+
+// limiter keeps a token bucket per client address.
 type limiter struct {
+	cfg     RateLimit
 	mu      sync.Mutex
 	now     func() time.Time
 	buckets map[string]*bucket
@@ -22,8 +31,11 @@ type bucket struct {
 	used time.Time
 }
 
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, buckets: map[string]*bucket{}}
+func newLimiter(cfg RateLimit, now func() time.Time) *limiter {
+	if cfg.Burst <= 0 || cfg.Every <= 0 {
+		cfg = DefaultRateLimit
+	}
+	return &limiter{cfg: cfg, now: now, buckets: map[string]*bucket{}}
 }
 
 func (l *limiter) allow(addr string) bool {
@@ -40,7 +52,7 @@ func (l *limiter) allow(addr string) bool {
 	}
 	b := l.buckets[addr]
 	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(rate.Every(6*time.Second), 10)}
+		b = &bucket{lim: rate.NewLimiter(rate.Every(l.cfg.Every), l.cfg.Burst)}
 		l.buckets[addr] = b
 	}
 	b.used = now

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/idlegrid/idlegrid/controlplane/api"
 )
 
 // Config is the control plane's settings. Defaults come from Defaults,
@@ -21,6 +23,8 @@ type Config struct {
 	HeartbeatInterval time.Duration // told to agents
 	OfflineAfter      time.Duration // silence before a device is offline
 	LogLevel          string        // debug, info, warn, error
+	// RateLimit bounds sign-in and pairing tries per client address.
+	RateLimit api.RateLimit
 }
 
 // Defaults returns the settings for a local start.
@@ -31,6 +35,7 @@ func Defaults() Config {
 		HeartbeatInterval: 5 * time.Second,
 		OfflineAfter:      30 * time.Second,
 		LogLevel:          "info",
+		RateLimit:         api.DefaultRateLimit,
 	}
 }
 

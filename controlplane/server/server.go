@@ -41,7 +41,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	h := hub.New(st, hub.Config{HeartbeatInterval: cfg.HeartbeatInterval, OfflineAfter: cfg.OfflineAfter}, log.With("part", "hub"))
 	acc := account.New(st)
-	a := api.New(st, acc, h, log.With("part", "api"))
+	a := api.New(st, acc, h, cfg.RateLimit, log.With("part", "api"))
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {
 		st.Close()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idlegrid/idlegrid/controlplane/api"
 	"github.com/idlegrid/idlegrid/controlplane/demo"
 	"github.com/idlegrid/idlegrid/controlplane/server"
 	"github.com/idlegrid/idlegrid/shared/agent"
@@ -43,6 +44,7 @@ func FastConfig(dir string) server.Config {
 	c.HeartbeatInterval = 100 * time.Millisecond
 	c.OfflineAfter = 1500 * time.Millisecond
 	c.LogLevel = "warn"
+	c.RateLimit = api.RateLimit{Burst: 10000, Every: time.Millisecond} // tests sign up and pair a lot from one address
 	return c
 }
 

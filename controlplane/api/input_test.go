@@ -1,0 +1,102 @@
+package api_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/idlegrid/idlegrid/controlplane/servertest"
+)
+
+func rawPost(t *testing.T, url, token, contentType, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Bad bodies get a 400 with a stable code and words, and create nothing.
+func TestBadBodiesAreRefusedClearly(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	owner := srv.SignUp("owner@example.com")
+	cases := []struct {
+		name, ctype, body, code string
+	}{
+		{"malformed JSON", "application/json", `{"name": `, "bad_json"},
+		{"unknown field", "application/json", `{"name": "k", "admin": true}`, "bad_json"},
+		{"two values", "application/json", `{"name": "a"} {"name": "b"}`, "bad_json"},
+		{"wrong type", "application/json", `{"name": 7}`, "bad_json"},
+		{"not JSON content type", "text/plain", `{"name": "k"}`, "bad_content_type"},
+		{"empty body", "application/json", ``, "bad_json"},
+		{"too large", "application/json", `{"name": "` + strings.Repeat("x", 70<<10) + `"}`, "body_too_large"},
+		{"name with control characters", "application/json", `{"name": "a\u0007b"}`, "bad_name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body := rawPost(t, srv.URL+"/api/v1/keys", owner.Token, tc.ctype, tc.body)
+			if st != http.StatusBadRequest || !strings.Contains(body, `"code":"`+tc.code+`"`) || !strings.Contains(body, `"message":"`) {
+				t.Fatalf("status %d body %s, want 400 with code %s and a message", st, body, tc.code)
+			}
+		})
+	}
+	var keys struct{ Keys []any }
+	owner.Do("GET", "/api/v1/keys", nil, &keys)
+	if len(keys.Keys) != 0 {
+		t.Fatalf("%d keys exist after only bad requests, want 0", len(keys.Keys))
+	}
+}
+
+func TestTelemetryQueryValidation(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	owner := srv.SignUp("owner@example.com")
+	a := srv.NewAgent("rig", "RTX 3060")
+	if err := a.Pair(t.Context(), owner.PairingCode()); err != nil {
+		t.Fatal(err)
+	}
+	id := a.State().DeviceID
+	for q, want := range map[string]int{
+		"?since=yesterday":            400,
+		"?since=-5m":                  400,
+		"?limit=0":                    400,
+		"?limit=99999":                400,
+		"?since=2026-01-02T03:04:05Z": 200,
+		"?since=15m&limit=10":         200,
+	} {
+		if st := owner.Do("GET", "/api/v1/devices/"+id+"/telemetry"+q, nil, nil); st != want {
+			t.Errorf("telemetry%s: status %d, want %d", q, st, want)
+		}
+	}
+}
+
+// Guessing pairing codes or passwords from one address is slowed down.
+func TestSecretGuessingIsRateLimited(t *testing.T) {
+	cfg := servertest.FastConfig(t.TempDir())
+	cfg.RateLimit.Burst, cfg.RateLimit.Every = 5, 1<<62
+	srv := servertest.Start(t, &cfg)
+	c := srv.Anonymous()
+	var last int
+	for range 6 {
+		last = c.Do("POST", "/api/v1/auth/login", map[string]string{"email": "x@example.com", "password": "wrong password"}, nil)
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("6th sign-in try: status %d, want 429", last)
+	}
+	if st := c.Do("POST", "/api/v1/agent/pair", map[string]string{"code": "ABCD-EFGH"}, nil); st != http.StatusTooManyRequests {
+		t.Fatalf("pairing from the same address: status %d, want 429", st)
+	}
+	if st := c.Do("GET", "/api/v1/explorer/stats", nil, nil); st != http.StatusOK {
+		t.Fatalf("unlimited route: status %d, want 200", st)
+	}
+}
