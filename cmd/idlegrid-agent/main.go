@@ -16,6 +16,7 @@ import (
 
 	"github.com/idlegrid/idlegrid/shared/agent"
 	"github.com/idlegrid/idlegrid/shared/hw"
+	"github.com/idlegrid/idlegrid/shared/hw/nvidia"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -59,7 +60,7 @@ func run(args []string) int {
 		gpu = hw.NewSim(models, 1, nil)
 		fmt.Fprintf(os.Stderr, "GPUs: %d simulated (%s); they are labelled simulated and never paid.\n", len(models), *simGPUs)
 	} else {
-		gpu = hw.OpenNVML()
+		gpu = nvidia.Open()
 		st := gpu.Status()
 		if st.Available {
 			fmt.Fprintf(os.Stderr, "GPUs: %d NVIDIA (driver %s)\n", len(gpu.GPUs()), st.Driver)

@@ -87,7 +87,11 @@ func (s *Server) wrap(rt Route) http.Handler {
 				}
 				r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 			}
-			return rt.handle(s, w, r)
+			err := rt.handle(s, w, r)
+			if rt.Limited && err != nil && statusOf(err) < 500 {
+				s.limiter.failed(clientAddr(r))
+			}
+			return err
 		}()
 		if err != nil {
 			s.writeError(w, r, err)

@@ -17,7 +17,9 @@ type RateLimit struct {
 // DefaultRateLimit allows 10 tries at once, then one every 6 seconds.
 var DefaultRateLimit = RateLimit{Burst: 10, Every: 6 * time.Second}
 
-// limiter keeps a token bucket per client address.
+// limiter keeps a token bucket per client address. Only failures spend
+// tokens, so a farm enrolling fifty rigs from behind one address is never
+// slowed down, while someone guessing codes or passwords is.
 type limiter struct {
 	cfg     RateLimit
 	mu      sync.Mutex
@@ -38,9 +40,21 @@ func newLimiter(cfg RateLimit, now func() time.Time) *limiter {
 	return &limiter{cfg: cfg, now: now, buckets: map[string]*bucket{}}
 }
 
+// allow reports whether addr may try now.
 func (l *limiter) allow(addr string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.bucket(addr).lim.TokensAt(l.now()) >= 1
+}
+
+// failed spends one try of addr.
+func (l *limiter) failed(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bucket(addr).lim.AllowN(l.now(), 1)
+}
+
+func (l *limiter) bucket(addr string) *bucket {
 	now := l.now()
 	if now.Sub(l.swept) > time.Minute { // forget idle clients so the map stays small
 		for k, b := range l.buckets {
@@ -56,5 +70,5 @@ func (l *limiter) allow(addr string) bool {
 		l.buckets[addr] = b
 	}
 	b.used = now
-	return b.lim.AllowN(now, 1)
+	return b
 }

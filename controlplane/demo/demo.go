@@ -94,7 +94,8 @@ func (f *Fleet) Serve(ctx context.Context) error {
 		}
 		if !a.Paired() {
 			if err := a.Enroll(ctx, token); err != nil {
-				return fmt.Errorf("enrolling demo agent %s: %w", name, err)
+				f.Log.Error("enrolling demo agent", "agent", name, "err", err)
+				continue
 			}
 		}
 		g.Go(func() error {

@@ -1,17 +1,19 @@
 //go:build !(linux && cgo)
 
-package hw
+package nvidia
 
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/idlegrid/idlegrid/shared/hw"
 )
 
-// OpenNVML reports why this binary cannot read NVIDIA GPUs: go-nvml needs cgo
+// Open reports why this binary cannot read NVIDIA GPUs: go-nvml needs cgo
 // and, in v0.13, only builds on Linux (its loader includes dlfcn.h). The
 // reason is worded for a supplier looking at the app, not for a developer.
-func OpenNVML() GPUProbe {
-	return None(unsupportedReason(runtime.GOOS))
+func Open() hw.GPUProbe {
+	return hw.None(unsupportedReason(runtime.GOOS))
 }
 
 // unsupportedReason picks the words for a build without NVML. The operating

@@ -1,6 +1,6 @@
 //go:build linux && cgo
 
-package hw
+package nvidia
 
 import (
 	"context"
@@ -12,24 +12,26 @@ import (
 	"sync/atomic"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
+	"github.com/idlegrid/idlegrid/shared/hw"
 )
 
-// OpenNVML loads the NVIDIA driver's management library (libnvidia-ml.so.1)
+// Open loads the NVIDIA driver's management library (libnvidia-ml.so.1)
 // and inventories the GPUs. It never fails: a machine without a driver gets
 // a probe whose Status says so in words, because "no GPU" is a state the
 // app shows, not an error it handles.
-func OpenNVML() GPUProbe {
-	return openNVML(nvml.New())
+func Open() hw.GPUProbe {
+	return open(nvml.New())
 }
 
-// openNVML is OpenNVML over any nvml.Interface, so tests can hand it
+// open is Open over any nvml.Interface, so tests can hand it
 // go-nvml's mock instead of a driver. It calls only Init, Shutdown,
 // SystemGetDriverVersion, DeviceGetCount and DeviceGetHandleByIndex on lib,
 // and on each device the getters listed in inventory and sampleDevice: a mock
 // must set exactly those.
-func openNVML(lib nvml.Interface) GPUProbe {
+func open(lib nvml.Interface) hw.GPUProbe {
 	if ret := lib.Init(); ret != nvml.SUCCESS {
-		return None(initFailureReason(ret))
+		return hw.None(initFailureReason(ret))
 	}
 
 	// The driver version is only shown to the user; a driver too old to
@@ -42,20 +44,20 @@ func openNVML(lib nvml.Interface) GPUProbe {
 	count, ret := lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
 		_ = lib.Shutdown() // nothing to report it to: the reason below says why
-		return &nvmlProbe{status: GPUStatus{
+		return &nvmlProbe{status: hw.GPUStatus{
 			Driver: driver,
 			Reason: fmt.Sprintf("the NVIDIA driver is running but could not list its GPUs (%v)", ret),
 		}}
 	}
 	if count == 0 {
 		_ = lib.Shutdown() // no card to sample, so nothing to keep the driver for
-		return &nvmlProbe{status: GPUStatus{
+		return &nvmlProbe{status: hw.GPUStatus{
 			Driver: driver,
 			Reason: "the NVIDIA driver is running but reports no GPU",
 		}}
 	}
 
-	p := &nvmlProbe{lib: lib, status: GPUStatus{Available: true, Driver: driver}}
+	p := &nvmlProbe{lib: lib, status: hw.GPUStatus{Available: true, Driver: driver}}
 	var skipped []string
 	for i := range count {
 		g, dev, why := inventory(lib, i, driver)
@@ -84,16 +86,16 @@ func openNVML(lib nvml.Interface) GPUProbe {
 // inventory reads the identity of card i. A card without a UUID cannot be
 // offered (the UUID is how jobs and the control plane name it), so it is
 // skipped with a reason; a missing name or memory size is tolerated.
-func inventory(lib nvml.Interface, i int, driver string) (GPU, nvml.Device, string) {
+func inventory(lib nvml.Interface, i int, driver string) (hw.GPU, nvml.Device, string) {
 	dev, ret := lib.DeviceGetHandleByIndex(i)
 	if ret != nvml.SUCCESS {
-		return GPU{}, nil, fmt.Sprintf("GPU %d could not be opened (%v) and is not offered", i, ret)
+		return hw.GPU{}, nil, fmt.Sprintf("GPU %d could not be opened (%v) and is not offered", i, ret)
 	}
 	uuid, ret := dev.GetUUID()
 	if ret != nvml.SUCCESS {
-		return GPU{}, nil, fmt.Sprintf("GPU %d did not report its UUID (%v) and is not offered", i, ret)
+		return hw.GPU{}, nil, fmt.Sprintf("GPU %d did not report its UUID (%v) and is not offered", i, ret)
 	}
-	g := GPU{Index: i, UUID: uuid, Name: "NVIDIA GPU", Driver: driver}
+	g := hw.GPU{Index: i, UUID: uuid, Name: "NVIDIA GPU", Driver: driver}
 	if name, ret := dev.GetName(); ret == nvml.SUCCESS {
 		g.Name = name
 	}
@@ -124,8 +126,8 @@ func initFailureReason(ret nvml.Return) string {
 // and never change after open, so Sample needs no lock.
 type nvmlProbe struct {
 	lib    nvml.Interface // nil when nothing is left to shut down
-	status GPUStatus
-	gpus   []GPU
+	status hw.GPUStatus
+	gpus   []hw.GPU
 	devs   []nvml.Device
 
 	closed    atomic.Bool
@@ -133,24 +135,24 @@ type nvmlProbe struct {
 	closeErr  error
 }
 
-var _ GPUProbe = (*nvmlProbe)(nil)
+var _ hw.GPUProbe = (*nvmlProbe)(nil)
 
-func (p *nvmlProbe) Status() GPUStatus { return p.status }
+func (p *nvmlProbe) Status() hw.GPUStatus { return p.status }
 
 // GPUs returns a copy so a caller cannot edit the inventory under Sample.
-func (p *nvmlProbe) GPUs() []GPU { return slices.Clone(p.gpus) }
+func (p *nvmlProbe) GPUs() []hw.GPU { return slices.Clone(p.gpus) }
 
 // Sample reads every card. A sensor a card lacks is listed in Missing; a lost
 // card fails the whole sample, because the guard must stop its jobs rather
 // than keep charging for a card that is gone.
-func (p *nvmlProbe) Sample(ctx context.Context) ([]GPUSample, error) {
+func (p *nvmlProbe) Sample(ctx context.Context) ([]hw.GPUSample, error) {
 	if len(p.gpus) == 0 {
 		return nil, nil
 	}
 	if p.closed.Load() {
 		return nil, errors.New("sampling GPUs: the NVIDIA probe is closed")
 	}
-	out := make([]GPUSample, 0, len(p.gpus))
+	out := make([]hw.GPUSample, 0, len(p.gpus))
 	for i, g := range p.gpus {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("sampling GPUs: %w", err)
@@ -179,37 +181,37 @@ func (p *nvmlProbe) Close() error {
 }
 
 // sampleDevice reads the live state of one card.
-func sampleDevice(g GPU, d nvml.Device) (GPUSample, error) {
-	s := GPUSample{Index: g.Index, UUID: g.UUID, Name: g.Name, MemoryTotal: g.MemoryTotal}
+func sampleDevice(g hw.GPU, d nvml.Device) (hw.GPUSample, error) {
+	s := hw.GPUSample{Index: g.Index, UUID: g.UUID, Name: g.Name, MemoryTotal: g.MemoryTotal}
 	r := fieldReader{sample: &s}
 
-	if v, ret := d.GetTemperature(nvml.TEMPERATURE_GPU); r.ok(FieldTemp, ret) {
+	if v, ret := d.GetTemperature(nvml.TEMPERATURE_GPU); r.ok(hw.FieldTemp, ret) {
 		s.TempC = int(v)
 	}
-	if v, ret := d.GetPowerUsage(); r.ok(FieldPower, ret) {
+	if v, ret := d.GetPowerUsage(); r.ok(hw.FieldPower, ret) {
 		s.PowerMW = v
 	}
-	if v, ret := d.GetEnforcedPowerLimit(); r.ok(FieldPowerLimit, ret) {
+	if v, ret := d.GetEnforcedPowerLimit(); r.ok(hw.FieldPowerLimit, ret) {
 		s.PowerLimitMW = v
 	}
-	if v, ret := d.GetUtilizationRates(); r.ok(FieldUtil, ret) {
+	if v, ret := d.GetUtilizationRates(); r.ok(hw.FieldUtil, ret) {
 		s.UtilPct = int(min(v.Gpu, 100))
 	}
-	if v, ret := d.GetMemoryInfo(); r.ok(FieldMemory, ret) {
+	if v, ret := d.GetMemoryInfo(); r.ok(hw.FieldMemory, ret) {
 		s.MemoryUsed = v.Used
 		if v.Total > 0 {
 			s.MemoryTotal = v.Total
 		}
 	}
-	if v, ret := d.GetFanSpeed(); r.ok(FieldFan, ret) {
+	if v, ret := d.GetFanSpeed(); r.ok(hw.FieldFan, ret) {
 		s.FanPct = int(min(v, 100))
 	}
-	if v, ret := d.GetClockInfo(nvml.CLOCK_SM); r.ok(FieldSMClock, ret) {
+	if v, ret := d.GetClockInfo(nvml.CLOCK_SM); r.ok(hw.FieldSMClock, ret) {
 		s.SMClockMHz = int(v)
 	}
 
 	if r.fatal != nvml.SUCCESS {
-		return GPUSample{}, sampleError(g, r.fatal)
+		return hw.GPUSample{}, sampleError(g, r.fatal)
 	}
 	return s, nil
 }
@@ -219,7 +221,7 @@ func sampleDevice(g GPU, d nvml.Device) (GPUSample, error) {
 // ERROR_NOT_SUPPORTED, e.g. the fan of a passively cooled card) marks the
 // field Missing so 0 is never mistaken for a reading.
 type fieldReader struct {
-	sample *GPUSample
+	sample *hw.GPUSample
 	fatal  nvml.Return
 }
 
@@ -239,10 +241,10 @@ func (r *fieldReader) ok(field string, ret nvml.Return) bool {
 }
 
 // sampleError names the card so the user can find it in nvidia-smi.
-func sampleError(g GPU, ret nvml.Return) error {
+func sampleError(g hw.GPU, ret nvml.Return) error {
 	switch ret {
 	case nvml.ERROR_GPU_IS_LOST, nvml.ERROR_RESET_REQUIRED:
-		return fmt.Errorf("sampling GPU %d (%s, %s): %w: %w", g.Index, g.Name, g.UUID, ErrGPULost, ret)
+		return fmt.Errorf("sampling GPU %d (%s, %s): %w: %w", g.Index, g.Name, g.UUID, hw.ErrGPULost, ret)
 	default:
 		return fmt.Errorf("sampling GPU %d (%s, %s): %w", g.Index, g.Name, g.UUID, ret)
 	}

@@ -1,6 +1,6 @@
 //go:build linux && cgo
 
-package hw
+package nvidia
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
+
+	"github.com/idlegrid/idlegrid/shared/hw"
 )
 
 const testDriver = "570.86.15"
@@ -64,12 +66,12 @@ func mockLib(devs ...*mock.Device) *mock.Interface {
 
 func TestNVMLReadsEveryField(t *testing.T) {
 	lib := mockLib(mockDevice(t, "GPU-aaaa"), mockDevice(t, "GPU-bbbb"))
-	p := openNVML(lib)
+	p := open(lib)
 
-	if got, want := p.Status(), (GPUStatus{Available: true, Driver: testDriver}); got != want {
+	if got, want := p.Status(), (hw.GPUStatus{Available: true, Driver: testDriver}); got != want {
 		t.Errorf("Status() = %+v, want %+v", got, want)
 	}
-	wantGPUs := []GPU{
+	wantGPUs := []hw.GPU{
 		{Index: 0, UUID: "GPU-aaaa", Name: "NVIDIA GeForce RTX 4090", MemoryTotal: 24 << 30, Driver: testDriver},
 		{Index: 1, UUID: "GPU-bbbb", Name: "NVIDIA GeForce RTX 4090", MemoryTotal: 24 << 30, Driver: testDriver},
 	}
@@ -81,7 +83,7 @@ func TestNVMLReadsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sample: %v", err)
 	}
-	want := []GPUSample{
+	want := []hw.GPUSample{
 		{Index: 0, UUID: "GPU-aaaa", Name: "NVIDIA GeForce RTX 4090", MemoryTotal: 24 << 30, MemoryUsed: 6 << 30,
 			TempC: 67, PowerMW: 312_500, PowerLimitMW: 450_000, UtilPct: 93, FanPct: 71, SMClockMHz: 2520},
 		{Index: 1, UUID: "GPU-bbbb", Name: "NVIDIA GeForce RTX 4090", MemoryTotal: 24 << 30, MemoryUsed: 6 << 30,
@@ -113,28 +115,28 @@ func TestNVMLUnreadableSensorIsMissing(t *testing.T) {
 	}{
 		{"passive card has no fan", func(d *mock.Device) {
 			d.GetFanSpeedFunc = func() (uint32, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED }
-		}, FieldFan},
+		}, hw.FieldFan},
 		{"no power sensor", func(d *mock.Device) {
 			d.GetPowerUsageFunc = func() (uint32, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED }
-		}, FieldPower},
+		}, hw.FieldPower},
 		{"power limit not allowed", func(d *mock.Device) {
 			d.GetEnforcedPowerLimitFunc = func() (uint32, nvml.Return) { return 0, nvml.ERROR_NO_PERMISSION }
-		}, FieldPowerLimit},
+		}, hw.FieldPowerLimit},
 		{"temperature unknown", func(d *mock.Device) {
 			d.GetTemperatureFunc = func(nvml.TemperatureSensors) (uint32, nvml.Return) { return 0, nvml.ERROR_UNKNOWN }
-		}, FieldTemp},
+		}, hw.FieldTemp},
 		{"utilisation not supported", func(d *mock.Device) {
 			d.GetUtilizationRatesFunc = func() (nvml.Utilization, nvml.Return) { return nvml.Utilization{}, nvml.ERROR_NOT_SUPPORTED }
-		}, FieldUtil},
+		}, hw.FieldUtil},
 		{"clock not supported", func(d *mock.Device) {
 			d.GetClockInfoFunc = func(nvml.ClockType) (uint32, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED }
-		}, FieldSMClock},
+		}, hw.FieldSMClock},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := mockDevice(t, "GPU-aaaa")
 			tt.spoil(d)
-			p := openNVML(mockLib(d))
+			p := open(mockLib(d))
 			defer p.Close()
 
 			got, err := p.Sample(context.Background())
@@ -148,10 +150,10 @@ func TestNVMLUnreadableSensorIsMissing(t *testing.T) {
 				t.Errorf("Missing = %q, want %q", got[0].Missing, want)
 			}
 			// The other fields are still read.
-			if tt.field != FieldTemp && got[0].TempC != 67 {
+			if tt.field != hw.FieldTemp && got[0].TempC != 67 {
 				t.Errorf("TempC = %d, want 67", got[0].TempC)
 			}
-			if tt.field != FieldSMClock && got[0].SMClockMHz != 2520 {
+			if tt.field != hw.FieldSMClock && got[0].SMClockMHz != 2520 {
 				t.Errorf("SMClockMHz = %d, want 2520", got[0].SMClockMHz)
 			}
 		})
@@ -174,7 +176,7 @@ func TestNVMLInitFailureIsAState(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			lib := mockLib()
 			lib.InitFunc = func() nvml.Return { return tt.ret }
-			p := openNVML(lib)
+			p := open(lib)
 
 			st := p.Status()
 			if st.Available {
@@ -203,7 +205,7 @@ func TestNVMLInitFailureIsAState(t *testing.T) {
 
 func TestNVMLNoCardsIsAState(t *testing.T) {
 	lib := mockLib()
-	p := openNVML(lib)
+	p := open(lib)
 	st := p.Status()
 	if st.Available || st.Driver != testDriver || !strings.Contains(st.Reason, "no GPU") {
 		t.Errorf("Status() = %+v, want unavailable, driver %s, a reason saying no GPU", st, testDriver)
@@ -224,7 +226,7 @@ func TestNVMLSkipsCardItCannotOpen(t *testing.T) {
 		}
 		return mockDevice(t, "GPU-bbbb"), nvml.SUCCESS
 	}
-	p := openNVML(lib)
+	p := open(lib)
 	defer p.Close()
 
 	st := p.Status()
@@ -245,14 +247,14 @@ func TestNVMLLostCardFailsTheSample(t *testing.T) {
 	lost := mockDevice(t, "GPU-bbbb")
 	lost.GetTemperatureFunc = func(nvml.TemperatureSensors) (uint32, nvml.Return) { return 0, nvml.ERROR_GPU_IS_LOST }
 	lost.GetPowerUsageFunc = func() (uint32, nvml.Return) { return 0, nvml.ERROR_GPU_IS_LOST }
-	p := openNVML(mockLib(mockDevice(t, "GPU-aaaa"), lost))
+	p := open(mockLib(mockDevice(t, "GPU-aaaa"), lost))
 	defer p.Close()
 
 	s, err := p.Sample(context.Background())
 	if err == nil {
 		t.Fatalf("Sample() = %+v, nil; want an error for the lost GPU", s)
 	}
-	if !errors.Is(err, ErrGPULost) || !errors.Is(err, nvml.ERROR_GPU_IS_LOST) {
+	if !errors.Is(err, hw.ErrGPULost) || !errors.Is(err, nvml.ERROR_GPU_IS_LOST) {
 		t.Errorf("error %q is not ErrGPULost and ERROR_GPU_IS_LOST", err)
 	}
 	for _, w := range []string{"GPU 1", "GPU-bbbb", "NVIDIA GeForce RTX 4090"} {
@@ -263,7 +265,7 @@ func TestNVMLLostCardFailsTheSample(t *testing.T) {
 }
 
 func TestNVMLSampleHonoursContext(t *testing.T) {
-	p := openNVML(mockLib(mockDevice(t, "GPU-aaaa")))
+	p := open(mockLib(mockDevice(t, "GPU-aaaa")))
 	defer p.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -272,11 +274,11 @@ func TestNVMLSampleHonoursContext(t *testing.T) {
 	}
 }
 
-// TestOpenNVMLOnThisMachine loads the real library. On a machine without a
+// TestOpenOnThisMachine loads the real library. On a machine without a
 // driver (CI, this container) it must report that in words, not crash; on
 // one with a driver it must list and read the cards.
-func TestOpenNVMLOnThisMachine(t *testing.T) {
-	p := OpenNVML()
+func TestOpenOnThisMachine(t *testing.T) {
+	p := Open()
 	defer func() {
 		if err := p.Close(); err != nil {
 			t.Errorf("Close: %v", err)

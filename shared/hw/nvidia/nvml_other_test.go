@@ -1,6 +1,6 @@
 //go:build !(linux && cgo)
 
-package hw
+package nvidia
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-func TestOpenNVMLWithoutSupportSaysWhy(t *testing.T) {
-	p := OpenNVML()
+func TestOpenWithoutSupportSaysWhy(t *testing.T) {
+	p := Open()
 	st := p.Status()
 	if st.Available || st.Reason == "" {
 		t.Errorf("Status() = %+v, want unavailable with a reason", st)

@@ -1,0 +1,45 @@
+# Idlegrid — the two commands a newcomer needs are `make run` and `make test`.
+# Tests read RUN_FLAGS from this file to check that `make run` still works.
+
+GO        ?= go
+BIN       := bin
+RUN_FLAGS := --listen 127.0.0.1:8080 --data ./data --demo 12
+# Timeout for the whole suite; it takes a few minutes warm.
+TEST_FLAGS ?= -timeout 25m
+export CGO_ENABLED ?= 1
+
+.PHONY: run test deps build server agent vet fmt race clean
+
+## run: build and start the control plane with a demo fleet of simulated suppliers
+run: server
+	$(BIN)/idlegrid-server $(RUN_FLAGS)
+
+## test: install whatever is missing, then run every test
+test: deps
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
+
+## deps: install system packages the tests need (idempotent)
+deps:
+	@./.ci/install-deps
+
+build: server agent
+
+server:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/idlegrid-server ./cmd/idlegrid-server
+
+agent:
+	$(GO) build -o $(BIN)/idlegrid-agent ./cmd/idlegrid-agent
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## race: the suite under the race detector (slower; not part of make test)
+race: deps
+	$(GO) test -race $(TEST_FLAGS) ./...
+
+clean:
+	rm -rf $(BIN) data

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idlegrid/idlegrid/controlplane/server"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// buildServer builds this command with cgo off, as a release would.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "idlegrid-server")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// The server is pure Go: it builds without cgo and links neither Fyne nor
+// NVML.
+func TestServerIsPureGo(t *testing.T) {
+	buildServer(t)
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"fyne.io/", "github.com/NVIDIA/", "github.com/idlegrid/idlegrid/desktop"} {
+			if strings.HasPrefix(dep, banned) {
+				t.Errorf("idlegrid-server links %s", dep)
+			}
+		}
+	}
+}
+
+// README's quick start is exactly `make run` and `make test`, .ci/run runs
+// `make test`, and the flags `make run` passes are accepted.
+func TestQuickStartMatchesMakefile(t *testing.T) {
+	root := repoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile("(?s)## Quick start\\s*```sh\\n(.*?)```").FindSubmatch(readme)
+	if block == nil {
+		t.Fatal("README.md has no '## Quick start' sh block")
+	}
+	if got := strings.TrimSpace(string(block[1])); got != "make run\nmake test" {
+		t.Fatalf("quick start is %q, want exactly make run and make test", got)
+	}
+	ci, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
+	if err != nil || !regexp.MustCompile(`(?m)^make test\b`).Match(ci) {
+		t.Fatalf(".ci/run does not run 'make test' (%v)", err)
+	}
+	flags := runFlags(t)
+	cfg, err := server.Load(flags, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("make run's flags %q are refused: %v", flags, err)
+	}
+	if cfg.Listen != "127.0.0.1:8080" || cfg.Demo == 0 || !strings.HasPrefix(cfg.DataDir, "./data") {
+		t.Fatalf("make run starts %+v, want 127.0.0.1:8080, ./data and a demo fleet", cfg)
+	}
+}
+
+func runFlags(t *testing.T) []string {
+	t.Helper()
+	mk, err := os.ReadFile(filepath.Join(repoRoot(t), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^RUN_FLAGS\s*:=\s*(.*)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile has no RUN_FLAGS")
+	}
+	if !regexp.MustCompile(`(?m)^run:.*\n\t\$\(BIN\)/idlegrid-server \$\(RUN_FLAGS\)$`).Match(mk) {
+		t.Fatal("Makefile's run target no longer starts idlegrid-server with RUN_FLAGS")
+	}
+	return strings.Fields(string(m[1]))
+}
+
+// What `make run` does, with the port and data dir swapped for the test:
+// the binary prints the console URL and a demo login that works, and the
+// demo devices are online in the API.
+func TestMakeRunShowsALivingDemo(t *testing.T) {
+	bin := buildServer(t)
+	flags := runFlags(t)
+	for i := range flags {
+		switch flags[i] {
+		case "--listen":
+			flags[i+1] = "127.0.0.1:0"
+		case "--data":
+			flags[i+1] = t.TempDir()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, flags...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+	}()
+	var url, email, password string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && (url == "" || password == "") {
+		line := sc.Text()
+		if m := regexp.MustCompile(`Console:\s+(http://\S+)/`).FindStringSubmatch(line); m != nil {
+			url = m[1]
+		}
+		if m := regexp.MustCompile(`Demo login:\s+(\S+) / (\S+)`).FindStringSubmatch(line); m != nil {
+			email, password = m[1], m[2]
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if url == "" || password == "" {
+		t.Fatalf("the server did not print a console URL and demo login (url=%q email=%q)", url, email)
+	}
+	body := strings.NewReader(`{"email":"` + email + `","password":"` + password + `"}`)
+	resp, err := http.Post(url+"/api/v1/auth/login", "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess struct {
+		SessionToken string `json:"session_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&sess)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("signing in with the printed demo login: status %d", resp.StatusCode)
+	}
+	want := 0
+	for i, f := range flags {
+		if f == "--demo" {
+			want, _ = strconv.Atoi(flags[i+1])
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		online, total := countOnline(t, url, sess.SessionToken)
+		if online == want && total == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d demo devices online after 30s, want %d", online, total, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func countOnline(t *testing.T, url, token string) (online, total int) {
+	req, _ := http.NewRequest("GET", url+"/api/v1/devices", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Devices []struct {
+			State     string `json:"state"`
+			Simulated bool   `json:"simulated"`
+		} `json:"devices"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	for _, d := range out.Devices {
+		if d.State == "online" && d.Simulated {
+			online++
+		}
+	}
+	return online, len(out.Devices)
+}
+
