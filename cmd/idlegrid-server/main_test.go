@@ -198,4 +198,3 @@ func countOnline(t *testing.T, url, token string) (online, total int) {
 	}
 	return online, len(out.Devices)
 }
-
