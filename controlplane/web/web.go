@@ -193,7 +193,7 @@ func (c *Console) pairingCode(w http.ResponseWriter, r *http.Request) {
 		c.log.Error("creating pairing code", "err", err)
 		p.Error = "A pairing code could not be created; please try again."
 	} else {
-		p.PairingCode, p.PairingExpires = code, exp.Local().Format("15:04")
+		p.PairingCode, p.PairingExpires = code, exp.UTC().Format("15:04 UTC")
 	}
 	c.devicesPage(w, r, u, p)
 }
