@@ -85,7 +85,7 @@ func (f *Fleet) Serve(ctx context.Context) error {
 			Version:    "demo",
 			GPU:        sim,
 			Host:       newSimHost(name, int64(i+1)),
-			Log:        f.Log.With("demo_agent", name),
+			Log:        slog.New(quiet{f.Log.Handler()}).With("demo_agent", name),
 			MinBackoff: 200 * time.Millisecond,
 			MaxBackoff: 5 * time.Second,
 		})
@@ -133,3 +133,15 @@ func (f *Fleet) vary(ctx context.Context, sim *hw.Sim, seed int64) error {
 		}
 	}
 }
+
+// quiet passes only warnings and errors: a dozen demo agents announcing
+// every connection would bury the console URL that make run prints.
+type quiet struct{ slog.Handler }
+
+func (q quiet) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && q.Handler.Enabled(ctx, l)
+}
+
+func (q quiet) WithAttrs(a []slog.Attr) slog.Handler { return quiet{q.Handler.WithAttrs(a)} }
+
+func (q quiet) WithGroup(g string) slog.Handler { return quiet{q.Handler.WithGroup(g)} }
