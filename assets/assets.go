@@ -12,6 +12,11 @@ import (
 //go:embed openapi.json
 var OpenAPI []byte
 
+// Icon is the app icon (FyneApp.toml points at the same file).
+//
+//go:embed icon.png
+var Icon []byte
+
 // Web holds the console's templates (web/templates) and static files
 // (web/static).
 //

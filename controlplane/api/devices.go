@@ -50,6 +50,8 @@ type DeviceJSON struct {
 	Name         string          `json:"name"`
 	State        string          `json:"state"` // online, suspect, offline
 	Connected    bool            `json:"connected"`
+	Supply       string          `json:"supply,omitempty"`       // available or paused, while connected
+	PauseReason  string          `json:"pause_reason,omitempty"` // why the supplier paused, in words
 	LastSeenAt   *time.Time      `json:"last_seen_at,omitempty"`
 	CreatedAt    time.Time       `json:"created_at"`
 	AgentVersion string          `json:"agent_version"`
@@ -71,14 +73,15 @@ type GPUJSON struct {
 
 // DeviceView converts a stored device for display; the console uses it too.
 func (s *Server) DeviceView(d store.Device, now time.Time) DeviceJSON {
-	live, connected := s.Hub.LastSeen(d.ID)
-	if live.After(d.LastSeenAt) {
-		d.LastSeenAt = live
+	live, connected := s.Hub.Live(d.ID)
+	if live.LastSeen.After(d.LastSeenAt) {
+		d.LastSeenAt = live.LastSeen
 	}
 	out := DeviceJSON{
 		ID: d.ID, Name: d.Name, State: s.Hub.Config().State(d.LastSeenAt, now), Connected: connected,
 		LastSeenAt: timePtr(d.LastSeenAt), CreatedAt: d.CreatedAt, AgentVersion: d.AgentVersion, Simulated: d.Simulated,
 		GPUStatus: d.GPUStatus, Host: json.RawMessage(d.HostJSON), GPUs: []GPUJSON{},
+		Supply: live.State, PauseReason: live.PauseReason,
 	}
 	if !json.Valid(out.Host) {
 		out.Host = json.RawMessage("{}")

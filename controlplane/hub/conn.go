@@ -25,6 +25,12 @@ type conn struct {
 	once     sync.Once
 	lastSeen atomic.Int64 // unix ms of the last heartbeat, server clock
 	closing  atomic.Bool
+	supply   atomic.Pointer[supplyState]
+}
+
+// supplyState is what the device last said about taking work.
+type supplyState struct {
+	state, reason string
 }
 
 // close starts the closing handshake: it sends a close frame with code and
@@ -151,6 +157,7 @@ func (h *Hub) run(ctx context.Context, c *conn) error {
 			now = time.UnixMilli(prev + 1)
 		}
 		c.lastSeen.Store(now.UnixMilli())
+		c.supply.Store(&supplyState{state: hb.State, reason: hb.PauseReason})
 		if !h.enqueue(telemetryRow(c.deviceID, now, hb)) {
 			return closeWith(websocket.CloseGoingAway, "server shutting down")
 		}

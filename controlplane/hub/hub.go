@@ -139,16 +139,29 @@ func (h *Hub) Connected(deviceID string) bool {
 	return ok
 }
 
-// LastSeen is when a connected device was last heard, fresher than the
-// stored last_seen_at, which trails by up to one flush interval.
-func (h *Hub) LastSeen(deviceID string) (time.Time, bool) {
+// Live is what the hub knows of a connected device beyond the store.
+type Live struct {
+	// LastSeen is fresher than the stored last_seen_at, which trails by up
+	// to one flush interval.
+	LastSeen    time.Time
+	State       string // proto.StateAvailable or StatePaused; empty before the first heartbeat
+	PauseReason string
+}
+
+// Live returns a connected device's live state; ok is false when it is not
+// connected.
+func (h *Hub) Live(deviceID string) (Live, bool) {
 	h.mu.Lock()
 	c := h.conns[deviceID]
 	h.mu.Unlock()
 	if c == nil {
-		return time.Time{}, false
+		return Live{}, false
 	}
-	return time.UnixMilli(c.lastSeen.Load()).UTC(), true
+	l := Live{LastSeen: time.UnixMilli(c.lastSeen.Load()).UTC()}
+	if s := c.supply.Load(); s != nil {
+		l.State, l.PauseReason = s.state, s.reason
+	}
+	return l, true
 }
 
 // ConnectedCount is the number of live links.

@@ -27,12 +27,15 @@ import (
 
 // Config wires an Agent.
 type Config struct {
-	DataDir    string
-	ServerURL  string // http(s)://host:port of the control plane; state from pairing wins
-	Name       string // device name proposed at pairing; default the host name
-	Version    string // agent build version
-	GPU        hw.GPUProbe
-	Host       hw.HostProbe
+	DataDir   string
+	ServerURL string // http(s)://host:port of the control plane; state from pairing wins
+	Name      string // device name proposed at pairing; default the host name
+	Version   string // agent build version
+	GPU       hw.GPUProbe
+	Host      hw.HostProbe
+	// Monitor, when set, is the one sampler of this machine: heartbeats send
+	// its latest sample instead of reading the hardware again.
+	Monitor    *Monitor
 	Log        *slog.Logger
 	HTTPClient *http.Client
 	// MinBackoff and MaxBackoff bound reconnect delays (default 1 s, 60 s).
@@ -45,12 +48,14 @@ type Agent struct {
 	cfg Config
 	key ed25519.PrivateKey
 
-	mu     sync.Mutex
-	state  State
-	status Status
-	subs   map[chan struct{}]struct{}
-	paused bool
-	seq    uint64
+	mu          sync.Mutex
+	state       State
+	status      Status
+	subs        map[chan struct{}]struct{}
+	paused      bool
+	pauseReason string
+	seq         uint64
+	kick        chan struct{} // asks the link to heartbeat now
 }
 
 // Connection states shown to the user.
@@ -66,15 +71,16 @@ const (
 
 // Status is a snapshot for front ends.
 type Status struct {
-	Conn       string
-	DeviceID   string
-	ServerURL  string
-	NextTry    time.Time // when reconnecting
-	LastError  string    // in words
-	Since      time.Time // when Conn last changed
-	Heartbeats uint64    // sent on this link
-	Interval   time.Duration
-	Paused     bool
+	Conn        string
+	DeviceID    string
+	ServerURL   string
+	NextTry     time.Time // when reconnecting
+	LastError   string    // in words
+	Since       time.Time // when Conn last changed
+	Heartbeats  uint64    // sent on this link
+	Interval    time.Duration
+	Paused      bool
+	PauseReason string
 }
 
 // ErrNotPaired is returned by Serve before pairing.
@@ -124,7 +130,7 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, key: key, state: st, subs: map[chan struct{}]struct{}{}}
+	a := &Agent{cfg: cfg, key: key, state: st, subs: map[chan struct{}]struct{}{}, kick: make(chan struct{}, 1)}
 	a.status = Status{Conn: ConnUnpaired, Since: cfg.Now()}
 	if st.DeviceID != "" {
 		a.status = Status{Conn: ConnStopped, DeviceID: st.DeviceID, ServerURL: st.ServerURL, Since: cfg.Now()}
@@ -182,12 +188,39 @@ func (a *Agent) setStatus(f func(s *Status)) {
 	a.mu.Unlock()
 }
 
-// SetPaused stops or resumes offering this device for work; heartbeats go on.
-func (a *Agent) SetPaused(p bool) {
+// SetPaused stops or resumes offering this device for work, with the reason
+// in words ("you are playing", "GPU at 86 °C"). Heartbeats go on; a change
+// is sent at once, so the control plane can drain work within seconds.
+func (a *Agent) SetPaused(paused bool, reason string) {
+	if !paused {
+		reason = ""
+	}
 	a.mu.Lock()
-	a.paused = p
+	changed := a.paused != paused || a.pauseReason != reason
+	a.paused, a.pauseReason = paused, reason
 	a.mu.Unlock()
-	a.setStatus(func(s *Status) { s.Paused = p })
+	if !changed {
+		return
+	}
+	a.setStatus(func(s *Status) { s.Paused, s.PauseReason = paused, reason })
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// SetServerURL sets the control plane to pair with (the onboarding asks for
+// it); once paired, the URL saved with the pairing is used.
+func (a *Agent) SetServerURL(u string) {
+	a.mu.Lock()
+	a.cfg.ServerURL = strings.TrimRight(strings.TrimSpace(u), "/")
+	a.mu.Unlock()
+}
+
+func (a *Agent) serverURL() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg.ServerURL
 }
 
 // Pair joins the account that created code (a pairing code from the
@@ -218,8 +251,9 @@ func normalizeCode(code string) string {
 }
 
 func (a *Agent) pair(ctx context.Context, sig []byte, body map[string]any) error {
-	if a.cfg.ServerURL == "" {
-		return errors.New("no server URL: pass --server https://…")
+	server := a.serverURL()
+	if _, err := wsURL(server); err != nil || server == "" {
+		return fmt.Errorf("the server URL %q is not usable: give one like https://grid.example.com", server)
 	}
 	name := a.cfg.Name
 	if name == "" {
@@ -233,7 +267,7 @@ func (a *Agent) pair(ctx context.Context, sig []byte, body map[string]any) error
 	if err != nil {
 		return err
 	}
-	u := strings.TrimRight(a.cfg.ServerURL, "/") + "/api/v1/agent/pair"
+	u := server + "/api/v1/agent/pair"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
 	if err != nil {
 		return fmt.Errorf("pairing: %w", err)
@@ -241,7 +275,7 @@ func (a *Agent) pair(ctx context.Context, sig []byte, body map[string]any) error
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("pairing: cannot reach %s: %w", a.cfg.ServerURL, err)
+		return fmt.Errorf("pairing: cannot reach %s: %w", server, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
@@ -261,7 +295,7 @@ func (a *Agent) pair(ctx context.Context, sig []byte, body map[string]any) error
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.DeviceID == "" {
 		return fmt.Errorf("pairing: unreadable answer from the server: %v", err)
 	}
-	st := State{DeviceID: out.DeviceID, ServerURL: a.cfg.ServerURL, Name: out.Name, PairedAt: a.cfg.Now().UTC()}
+	st := State{DeviceID: out.DeviceID, ServerURL: server, Name: out.Name, PairedAt: a.cfg.Now().UTC()}
 	if err := saveState(a.cfg.DataDir, st); err != nil {
 		return fmt.Errorf("saving pairing: %w", err)
 	}
@@ -302,6 +336,10 @@ func wsURL(server string) (string, error) {
 	return u.String(), nil
 }
 
+// healthyLink is how long a link must last to count as a success for the
+// reconnect backoff.
+const healthyLink = 30 * time.Second
+
 // Serve keeps the device connected until ctx ends, reconnecting with
 // backoff. It returns early only for what retrying cannot fix: not paired,
 // a protocol mismatch (*proto.VersionError), or the device removed
@@ -313,7 +351,7 @@ func (a *Agent) Serve(ctx context.Context) error {
 	}
 	server := st.ServerURL
 	if server == "" {
-		server = a.cfg.ServerURL
+		server = a.serverURL()
 	}
 	endpoint, err := wsURL(server)
 	if err != nil {
@@ -324,7 +362,14 @@ func (a *Agent) Serve(ctx context.Context) error {
 	stopped := func() { a.setStatus(func(s *Status) { s.Conn = ConnStopped }) }
 	for {
 		a.setStatus(func(s *Status) { s.Conn = ConnConnecting })
-		err := a.session(ctx, endpoint, st.DeviceID, inv, bo.Reset)
+		var welcomed time.Time
+		err := a.session(ctx, endpoint, st.DeviceID, inv, func() { welcomed = time.Now() })
+		// Start the backoff over only after a link that held: a server that
+		// accepts the handshake and then closes at once must not be
+		// hammered every second.
+		if !welcomed.IsZero() && time.Since(welcomed) >= healthyLink {
+			bo.Reset()
+		}
 		if ctx.Err() != nil {
 			stopped()
 			return nil

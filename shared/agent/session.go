@@ -71,6 +71,10 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 			return ctx.Err()
 		case err := <-readErr:
 			return err
+		case <-a.kick:
+			if err := a.sendHeartbeat(ctx, ws, interval); err != nil {
+				return err
+			}
 		case <-tick.C:
 			if err := a.sendHeartbeat(ctx, ws, interval); err != nil {
 				select { // a refused write usually follows a close frame: prefer its reason
@@ -178,21 +182,25 @@ func (a *Agent) sendHeartbeat(ctx context.Context, ws *websocket.Conn, interval 
 	sctx, cancel := context.WithTimeout(ctx, interval)
 	defer cancel()
 	hb := proto.Heartbeat{SentAt: a.cfg.Now().UTC(), State: proto.StateAvailable}
-	gpus, err := a.cfg.GPU.Sample(sctx)
-	if err != nil {
-		a.cfg.Log.Warn("reading GPUs", "err", err) // still heartbeat: the host is alive
-	}
-	hb.GPUs = gpus
-	if a.cfg.Host != nil {
-		if hb.Host, err = a.cfg.Host.Sample(sctx); err != nil {
-			a.cfg.Log.Warn("reading host", "err", err)
+	if latest, ok := a.latestSample(interval); ok {
+		hb.GPUs, hb.Host = latest.GPUs, latest.Host
+	} else {
+		gpus, err := a.cfg.GPU.Sample(sctx)
+		if err != nil {
+			a.cfg.Log.Warn("reading GPUs", "err", err) // still heartbeat: the host is alive
+		}
+		hb.GPUs = gpus
+		if a.cfg.Host != nil {
+			if hb.Host, err = a.cfg.Host.Sample(sctx); err != nil {
+				a.cfg.Log.Warn("reading host", "err", err)
+			}
 		}
 	}
 	a.mu.Lock()
 	a.seq++
 	hb.Seq = a.seq
 	if a.paused {
-		hb.State = proto.StatePaused
+		hb.State, hb.PauseReason = proto.StatePaused, a.pauseReason
 	}
 	a.mu.Unlock()
 	b, err := proto.Encode(proto.TypeHeartbeat, hb)
@@ -205,4 +213,17 @@ func (a *Agent) sendHeartbeat(ctx context.Context, ws *websocket.Conn, interval 
 	}
 	a.setStatus(func(s *Status) { s.Heartbeats++ })
 	return nil
+}
+
+// latestSample is the monitor's newest sample if it is recent enough to
+// stand for now.
+func (a *Agent) latestSample(interval time.Duration) (Sample, bool) {
+	if a.cfg.Monitor == nil {
+		return Sample{}, false
+	}
+	s, ok := a.cfg.Monitor.Latest()
+	if !ok || a.cfg.Now().Sub(s.At) > interval {
+		return Sample{}, false
+	}
+	return s, true
 }

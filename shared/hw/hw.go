@@ -85,3 +85,25 @@ type HostProbe interface {
 	Info(ctx context.Context) (HostInfo, error)
 	Sample(ctx context.Context) (HostSample, error)
 }
+
+// GPUProcess is a process using a GPU.
+type GPUProcess struct {
+	PID        int    `json:"pid"`
+	Name       string `json:"name"`
+	GPU        int    `json:"gpu"`
+	MemoryUsed uint64 `json:"memory_used"`
+}
+
+// ProcessLister lists processes running on the GPUs. The guard uses it to
+// step aside when a game or another program takes the card.
+type ProcessLister interface {
+	GPUProcesses(ctx context.Context) ([]GPUProcess, error)
+}
+
+// PowerLimiter caps a card's power draw, where the driver allows it.
+type PowerLimiter interface {
+	GPUs() []GPU
+	// SetPowerLimit applies a limit in milliwatts, clamped to what the card
+	// supports, and returns the limit applied.
+	SetPowerLimit(index int, mW uint32) (uint32, error)
+}

@@ -151,9 +151,29 @@ type Sim struct {
 	rng   *rand.Rand
 	last  time.Time
 	cards []simCard
+	procs []GPUProcess
 }
 
-var _ GPUProbe = (*Sim)(nil)
+var (
+	_ GPUProbe      = (*Sim)(nil)
+	_ ProcessLister = (*Sim)(nil)
+	_ PowerLimiter  = (*Sim)(nil)
+)
+
+// SetProcesses sets what GPUProcesses reports, to play a game starting on a
+// simulated card.
+func (s *Sim) SetProcesses(procs []GPUProcess) {
+	s.mu.Lock()
+	s.procs = append([]GPUProcess(nil), procs...)
+	s.mu.Unlock()
+}
+
+// GPUProcesses implements ProcessLister.
+func (s *Sim) GPUProcesses(context.Context) ([]GPUProcess, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]GPUProcess(nil), s.procs...), nil
+}
 
 type simCard struct {
 	gpu     GPU

@@ -17,7 +17,8 @@
 // misread, and keep MinProtocol as the oldest the server still accepts):
 //
 //	1 (2026-11-22): hello/auth/welcome handshake with ed25519 device keys,
-//	  heartbeats with per-GPU and host telemetry and a sequence number.
+//	  heartbeats with per-GPU and host telemetry, a sequence number, and a
+//	  state (available or paused, with the reason in words).
 package proto
 
 import (
@@ -107,11 +108,13 @@ type Welcome struct {
 
 // Heartbeat carries liveness and one telemetry sample.
 type Heartbeat struct {
-	Seq    uint64         `json:"seq"`
-	SentAt time.Time      `json:"sent_at"` // agent clock, informational only
-	State  string         `json:"state"`   // AgentState*
-	GPUs   []hw.GPUSample `json:"gpus"`
-	Host   hw.HostSample  `json:"host"`
+	Seq    uint64    `json:"seq"`
+	SentAt time.Time `json:"sent_at"` // agent clock, informational only
+	State  string    `json:"state"`   // State*
+	// PauseReason says why a paused device is not taking work, in words.
+	PauseReason string         `json:"pause_reason,omitempty"`
+	GPUs        []hw.GPUSample `json:"gpus"`
+	Host        hw.HostSample  `json:"host"`
 }
 
 // Agent states reported in heartbeats.
@@ -257,6 +260,9 @@ func (h *Heartbeat) validate() error {
 	}
 	if h.State != StateAvailable && h.State != StatePaused {
 		return fmt.Errorf("unknown state %q", truncate(h.State, 32))
+	}
+	if len(h.PauseReason) > maxFieldLen {
+		return fmt.Errorf("pause_reason over %d characters", maxFieldLen)
 	}
 	if len(h.GPUs) > MaxGPUs {
 		return fmt.Errorf("%d GPUs is over the limit of %d", len(h.GPUs), MaxGPUs)
