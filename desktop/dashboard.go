@@ -28,9 +28,9 @@ type dashboardScreen struct {
 
 // gpuCard is one GPU's live figures and chart.
 type gpuCard struct {
-	card                           *widget.Card
+	card                                *widget.Card
 	temp, power, util, vram, fan, clock *widget.Label
-	chart                          *lineChart
+	chart                               *lineChart
 }
 
 // chartPoints is the chart's width in samples: 10 minutes at 1 per second.
@@ -161,4 +161,3 @@ func missingOr(s hw.GPUSample, field, text string) string {
 	}
 	return text
 }
-

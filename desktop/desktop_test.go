@@ -322,4 +322,3 @@ func TestSettingsWalletRejectsBadAddresses(t *testing.T) {
 		t.Fatal("start-at-login is offered without an autostart implementation")
 	}
 }
-
