@@ -27,9 +27,9 @@ type Limits struct {
 }
 
 // DefaultLimits suit a gaming PC: 83 °C, no power cap, only when idle for
-// 5 minutes, any hour.
+// 5 minutes, any hour (a 22:00–08:00 schedule is offered but off).
 func DefaultLimits() Limits {
-	return Limits{MaxTempC: 83, OnlyWhenIdle: true, IdleAfter: 5 * time.Minute}
+	return Limits{MaxTempC: 83, OnlyWhenIdle: true, IdleAfter: 5 * time.Minute, Schedule: Schedule{From: 22, To: 8}}
 }
 
 // CoolDown is how far below MaxTempC a card must fall before supplying

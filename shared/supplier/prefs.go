@@ -66,8 +66,8 @@ func LoadSettings(p Prefs, defaultServer string) Settings {
 			IdleAfter:    time.Duration(p.IntWithFallback(KeyIdleMinutes, int(d.IdleAfter/time.Minute))) * time.Minute,
 			Schedule: guard.Schedule{
 				Enabled: p.BoolWithFallback(KeyScheduleOn, false),
-				From:    p.IntWithFallback(KeyScheduleFrom, 22),
-				To:      p.IntWithFallback(KeyScheduleTo, 8),
+				From:    p.IntWithFallback(KeyScheduleFrom, d.Schedule.From),
+				To:      p.IntWithFallback(KeyScheduleTo, d.Schedule.To),
 			},
 		},
 		PricePerKWh:  p.FloatWithFallback(KeyPricePerKWh, 0.30),
