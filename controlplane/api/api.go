@@ -48,12 +48,14 @@ type Server struct {
 	Hub      *hub.Hub
 	Log      *slog.Logger
 	Now      func() time.Time
-	limiter  *limiter
+	// VerifyEvery is the re-challenge period, to tell a stale pass.
+	VerifyEvery time.Duration
+	limiter     *limiter
 }
 
 // New returns a Server.
 func New(st *store.Store, acc *account.Service, h *hub.Hub, rl RateLimit, log *slog.Logger) *Server {
-	return &Server{Store: st, Accounts: acc, Hub: h, Log: log, Now: time.Now, limiter: newLimiter(rl, time.Now)}
+	return &Server{Store: st, Accounts: acc, Hub: h, Log: log, Now: time.Now, VerifyEvery: time.Hour, limiter: newLimiter(rl, time.Now)}
 }
 
 // SessionCookie is the console session's cookie name.

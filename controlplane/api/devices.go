@@ -1,14 +1,17 @@
 package api
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
+	"math"
 	"net/http"
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/account"
 	"github.com/idlegrid/idlegrid/controlplane/problem"
 	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/controlplane/verify"
 	"github.com/idlegrid/idlegrid/shared/proto"
 )
 
@@ -46,19 +49,47 @@ func (s *Server) pairDevice(w http.ResponseWriter, r *http.Request) error {
 
 // DeviceJSON is a device as its owner sees it.
 type DeviceJSON struct {
-	ID           string          `json:"id"`
-	Name         string          `json:"name"`
-	State        string          `json:"state"` // online, suspect, offline
-	Connected    bool            `json:"connected"`
-	Supply       string          `json:"supply,omitempty"`       // available or paused, while connected
-	PauseReason  string          `json:"pause_reason,omitempty"` // why the supplier paused, in words
-	LastSeenAt   *time.Time      `json:"last_seen_at,omitempty"`
-	CreatedAt    time.Time       `json:"created_at"`
-	AgentVersion string          `json:"agent_version"`
-	Simulated    bool            `json:"simulated"`
-	GPUStatus    string          `json:"gpu_status,omitempty"`
-	Host         json.RawMessage `json:"host"`
-	GPUs         []GPUJSON       `json:"gpus"`
+	ID           string           `json:"id"`
+	Name         string           `json:"name"`
+	State        string           `json:"state"` // online, suspect, offline
+	Connected    bool             `json:"connected"`
+	Supply       string           `json:"supply,omitempty"`       // available or paused, while connected
+	PauseReason  string           `json:"pause_reason,omitempty"` // why the supplier paused, in words
+	LastSeenAt   *time.Time       `json:"last_seen_at,omitempty"`
+	CreatedAt    time.Time        `json:"created_at"`
+	AgentVersion string           `json:"agent_version"`
+	Simulated    bool             `json:"simulated"`
+	GPUStatus    string           `json:"gpu_status,omitempty"`
+	Host         json.RawMessage  `json:"host"`
+	GPUs         []GPUJSON        `json:"gpus"`
+	Verification VerificationJSON `json:"verification"`
+	Benchmark    *BenchmarkJSON   `json:"benchmark,omitempty"`
+	Reputation   ReputationJSON   `json:"reputation"`
+}
+
+// VerificationJSON is whether the device proved its compute.
+type VerificationJSON struct {
+	Verified     bool       `json:"verified"`
+	Status       string     `json:"status"`
+	Reason       string     `json:"reason,omitempty"`
+	LastPassedAt *time.Time `json:"last_passed_at,omitempty"`
+	LastFailedAt *time.Time `json:"last_failed_at,omitempty"`
+	Passed       int        `json:"challenges_passed"`
+	Failed       int        `json:"challenges_failed"`
+}
+
+// BenchmarkJSON is the latest benchmark report with its score and tier.
+type BenchmarkJSON struct {
+	MeasuredAt time.Time       `json:"measured_at"`
+	Score      float64         `json:"score"`
+	Tier       string          `json:"tier"`
+	Report     json.RawMessage `json:"report"`
+}
+
+// ReputationJSON scores the device's record.
+type ReputationJSON struct {
+	Score    float64 `json:"score"`
+	Uptime7d float64 `json:"uptime_7d"`
 }
 
 // GPUJSON is one GPU of a device.
@@ -71,8 +102,9 @@ type GPUJSON struct {
 	Simulated   bool   `json:"simulated"`
 }
 
-// DeviceView converts a stored device for display; the console uses it too.
-func (s *Server) DeviceView(d store.Device, now time.Time) DeviceJSON {
+// DeviceView converts a stored device for display, with its verification,
+// latest benchmark and reputation; the console uses it too.
+func (s *Server) DeviceView(ctx context.Context, d store.Device, now time.Time) (DeviceJSON, error) {
 	live, connected := s.Hub.Live(d.ID)
 	if live.LastSeen.After(d.LastSeenAt) {
 		d.LastSeenAt = live.LastSeen
@@ -89,8 +121,29 @@ func (s *Server) DeviceView(d store.Device, now time.Time) DeviceJSON {
 	for _, g := range d.GPUs {
 		out.GPUs = append(out.GPUs, GPUJSON{Index: g.Index, UUID: g.UUID, Name: g.Name, MemoryTotal: g.MemoryTotal, Driver: g.Driver, Simulated: g.Simulated})
 	}
-	return out
+	v, err := store.DeviceVerification(ctx, s.Store.Reader(), d.ID)
+	if err != nil {
+		return out, err
+	}
+	ok, status, reason := verify.Status(v, now, s.VerifyEvery)
+	out.Verification = VerificationJSON{Verified: ok, Status: status, Reason: reason,
+		LastPassedAt: timePtr(v.VerifiedAt), LastFailedAt: timePtr(v.FailedAt), Passed: v.Passed, Failed: v.Failed}
+	up, err := store.Uptime(ctx, s.Store.Reader(), d.ID, now.Add(-7*24*time.Hour), now, s.Hub.Config().HeartbeatInterval)
+	if err != nil {
+		return out, err
+	}
+	out.Reputation = ReputationJSON{Score: round3(verify.Reputation(up, v.Passed, v.Failed)), Uptime7d: round3(up)}
+	bs, err := store.Benchmarks(ctx, s.Store.Reader(), d.ID, 1)
+	if err != nil {
+		return out, err
+	}
+	if len(bs) == 1 {
+		out.Benchmark = &BenchmarkJSON{MeasuredAt: bs[0].MeasuredAt, Score: bs[0].Score, Tier: bs[0].Tier, Report: json.RawMessage(bs[0].Report)}
+	}
+	return out, nil
 }
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	ds, err := store.DevicesByUser(r.Context(), s.Store.Reader(), UserFrom(r.Context()).ID)
@@ -100,7 +153,11 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	now := s.Now()
 	out := make([]DeviceJSON, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, s.DeviceView(d, now))
+		v, err := s.DeviceView(r.Context(), d, now)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 	return nil
@@ -124,7 +181,15 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.DeviceView(d, s.Now()))
+	return s.writeDevice(w, r, d)
+}
+
+func (s *Server) writeDevice(w http.ResponseWriter, r *http.Request, d store.Device) error {
+	v, err := s.DeviceView(r.Context(), d, s.Now())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -152,8 +217,7 @@ func (s *Server) patchDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.DeviceView(d, s.Now()))
-	return nil
+	return s.writeDevice(w, r, d)
 }
 
 func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {

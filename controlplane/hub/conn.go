@@ -2,7 +2,9 @@ package hub
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,19 @@ type conn struct {
 	lastSeen atomic.Int64 // unix ms of the last heartbeat, server clock
 	closing  atomic.Bool
 	supply   atomic.Pointer[supplyState]
+	writeMu  sync.Mutex // one writer at a time besides control frames
+}
+
+// send writes one message on the link.
+func (c *conn) send(typ string, body any) error {
+	b, err := proto.Encode(typ, body)
+	if err != nil {
+		return err
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
 // supplyState is what the device last said about taking work.
@@ -103,6 +118,9 @@ func (h *Hub) run(ctx context.Context, c *conn) error {
 	c.lastSeen.Store(h.cfg.Now().UnixMilli())
 	h.register(c)
 	defer h.unregister(c)
+	if h.onConnect != nil {
+		go h.onConnect(c.deviceID)
+	}
 	h.log.Info("agent connected", "device", c.deviceID, "agent_version", auth.AgentVersion, "gpus", len(auth.Inventory.GPUs))
 
 	// The server pings three times per idle timeout; the agent answers with
@@ -144,7 +162,10 @@ func (h *Hub) run(ctx context.Context, c *conn) error {
 		}
 		hb, ok := msg.(*proto.Heartbeat)
 		if !ok {
-			return closeWith(proto.CloseBadMessage, "expected a heartbeat")
+			if err := h.dispatch(ctx, c.deviceID, msg); err != nil {
+				return err
+			}
+			continue
 		}
 		if hb.Seq <= lastSeq {
 			continue // duplicate or reordered: the newer sample is already in
@@ -232,16 +253,13 @@ func (h *Hub) handshake(ctx context.Context, c *conn) (*proto.Auth, error) {
 		return nil, err
 	}
 	now := h.cfg.Now()
-	welcome, err := proto.Encode(proto.TypeWelcome, proto.Welcome{
+	err = c.send(proto.TypeWelcome, proto.Welcome{
 		DeviceID:          d.ID,
 		HeartbeatInterval: proto.Duration(h.cfg.HeartbeatInterval),
 		IdleTimeout:       proto.Duration(h.cfg.OfflineAfter),
 		ServerTime:        now,
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := c.ws.WriteMessage(websocket.TextMessage, welcome); err != nil {
 		return nil, fmt.Errorf("sending welcome: %w", err)
 	}
 	_ = c.ws.SetWriteDeadline(time.Time{})
@@ -264,13 +282,22 @@ func (h *Hub) saveInventory(ctx context.Context, d store.Device, auth *proto.Aut
 		d.GPUs = append(d.GPUs, store.DeviceGPU{Index: g.Index, UUID: g.UUID, Name: g.Name, MemoryTotal: g.MemoryTotal, Driver: g.Driver, Simulated: g.Simulated})
 		d.Simulated = d.Simulated || g.Simulated
 	}
+	now := h.cfg.Now()
 	return h.store.Write(ctx, func(tx *sql.Tx) error {
 		if err := store.UpdateInventory(ctx, tx, d); err != nil {
 			return err
 		}
+		if err := store.SetInventoryHash(ctx, tx, d.ID, inventoryHash(d.GPUs)); err != nil {
+			return err
+		}
+		if flag, err := store.RecordGPUSightings(ctx, tx, d.ID, d.UserID, d.GPUs, now); err != nil {
+			return err
+		} else if flag != "" {
+			h.log.Warn("device flagged", "device", d.ID, "reason", flag)
+		}
 		// Being heard at connect counts as seen, so a device is online as soon
 		// as it is back rather than one flush later.
-		return store.TouchDevices(ctx, tx, map[string]time.Time{d.ID: h.cfg.Now()})
+		return store.TouchDevices(ctx, tx, map[string]time.Time{d.ID: now})
 	})
 }
 
@@ -292,4 +319,14 @@ func gpuReading(g hw.GPUSample) store.GPUReading {
 		Index: g.Index, TempC: g.TempC, PowerMW: g.PowerMW, PowerLimitMW: g.PowerLimitMW, UtilPct: g.UtilPct,
 		MemUsed: g.MemoryUsed, MemTotal: g.MemoryTotal, FanPct: g.FanPct, SMClockMHz: g.SMClockMHz,
 	}
+}
+
+// inventoryHash fingerprints the GPUs a device reports, so a hardware change
+// can trigger a new challenge.
+func inventoryHash(gpus []store.DeviceGPU) string {
+	h := sha256.New()
+	for _, g := range gpus {
+		fmt.Fprintf(h, "%d|%s|%s|%d\n", g.Index, g.UUID, g.Name, g.MemoryTotal)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }

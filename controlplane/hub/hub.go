@@ -7,6 +7,8 @@ package hub
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -106,6 +108,63 @@ type Hub struct {
 
 	mu    sync.Mutex
 	conns map[string]*conn
+
+	// Set before serving: handlers for agent messages other than
+	// heartbeats, and a hook run (in its own goroutine) on each new link.
+	handlers  map[string]Handler
+	onConnect func(deviceID string)
+}
+
+// Handler takes one message of its type from an authenticated device. An
+// error closes the link with CloseBadMessage and the error's words, so
+// return one only for a broken rule, never for a failure of our own.
+type Handler func(ctx context.Context, deviceID string, msg any) error
+
+// Handle registers the handler for a message type; call before serving.
+func (h *Hub) Handle(typ string, fn Handler) { h.handlers[typ] = fn }
+
+// OnConnect registers a hook run for every new authenticated link; call
+// before serving.
+func (h *Hub) OnConnect(fn func(deviceID string)) { h.onConnect = fn }
+
+func (h *Hub) dispatch(ctx context.Context, deviceID string, msg any) error {
+	typ := typeOf(msg)
+	fn := h.handlers[typ]
+	if fn == nil {
+		return closeWith(proto.CloseBadMessage, "unexpected %s message", typ)
+	}
+	if err := fn(ctx, deviceID, msg); err != nil {
+		return closeWith(proto.CloseBadMessage, "%v", err)
+	}
+	return nil
+}
+
+// ErrNotConnected is returned by Send for a device without a link.
+var ErrNotConnected = errors.New("device not connected")
+
+// Send writes a message to a connected device.
+func (h *Hub) Send(deviceID, typ string, body any) error {
+	h.mu.Lock()
+	c := h.conns[deviceID]
+	h.mu.Unlock()
+	if c == nil {
+		return ErrNotConnected
+	}
+	if err := c.send(typ, body); err != nil {
+		return fmt.Errorf("sending %s to %s: %w", typ, deviceID, err)
+	}
+	return nil
+}
+
+// ConnectedIDs lists the devices with a live link.
+func (h *Hub) ConnectedIDs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.conns))
+	for id := range h.conns {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // New returns a Hub over st.
@@ -122,9 +181,10 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Hub {
 			// Agents are programs, not pages: no Origin to check.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
-		queue: make(chan store.TelemetryRow, 4*cfg.FlushRows),
-		done:  make(chan struct{}),
-		conns: map[string]*conn{},
+		queue:    make(chan store.TelemetryRow, 4*cfg.FlushRows),
+		done:     make(chan struct{}),
+		conns:    map[string]*conn{},
+		handlers: map[string]Handler{},
 	}
 }
 
@@ -295,4 +355,28 @@ func (h *Hub) enqueue(r store.TelemetryRow) bool {
 	case <-h.done:
 		return false
 	}
+}
+
+func typeOf(msg any) string {
+	switch msg.(type) {
+	case *proto.Hello:
+		return proto.TypeHello
+	case *proto.Auth:
+		return proto.TypeAuth
+	case *proto.Welcome:
+		return proto.TypeWelcome
+	case *proto.Heartbeat:
+		return proto.TypeHeartbeat
+	case *proto.Challenge:
+		return proto.TypeChallenge
+	case *proto.ChallengeCommit:
+		return proto.TypeChallengeCommit
+	case *proto.ChallengeOpen:
+		return proto.TypeChallengeOpen
+	case *proto.ChallengeProof:
+		return proto.TypeChallengeProof
+	case *proto.BenchReport:
+		return proto.TypeBenchReport
+	}
+	return fmt.Sprintf("%T", msg)
 }

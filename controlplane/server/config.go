@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/api"
+	"github.com/idlegrid/idlegrid/shared/challenge"
 )
 
 // Config is the control plane's settings. Defaults come from Defaults,
@@ -25,6 +26,10 @@ type Config struct {
 	LogLevel          string        // debug, info, warn, error
 	// RateLimit bounds sign-in and pairing tries per client address.
 	RateLimit api.RateLimit
+	// ChallengeEvery re-challenges verified devices; ChallengeSize is the
+	// challenge's matrix size n.
+	ChallengeEvery time.Duration
+	ChallengeSize  int
 }
 
 // Defaults returns the settings for a local start.
@@ -36,6 +41,8 @@ func Defaults() Config {
 		OfflineAfter:      30 * time.Second,
 		LogLevel:          "info",
 		RateLimit:         api.DefaultRateLimit,
+		ChallengeEvery:    time.Hour,
+		ChallengeSize:     challenge.DefaultN,
 	}
 }
 
@@ -48,6 +55,8 @@ var envNames = map[string]string{
 	"heartbeat-interval": "IDLEGRID_HEARTBEAT_INTERVAL",
 	"offline-after":      "IDLEGRID_OFFLINE_AFTER",
 	"log-level":          "IDLEGRID_LOG_LEVEL",
+	"challenge-every":    "IDLEGRID_CHALLENGE_EVERY",
+	"challenge-size":     "IDLEGRID_CHALLENGE_SIZE",
 }
 
 // Load builds the config from defaults, the environment and args, reporting
@@ -62,6 +71,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "how often agents send heartbeats")
 	fs.DurationVar(&c.OfflineAfter, "offline-after", c.OfflineAfter, "silence after which a device is offline")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.DurationVar(&c.ChallengeEvery, "challenge-every", c.ChallengeEvery, "how often verified devices prove their compute again")
+	fs.IntVar(&c.ChallengeSize, "challenge-size", c.ChallengeSize, "matrix size n of the compute challenge (64..4096)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: idlegrid-server [flags]\n\nEvery flag can also be set as an environment variable, e.g. --listen as IDLEGRID_LISTEN.\n\n")
 		fs.PrintDefaults()
@@ -106,6 +117,12 @@ func (c *Config) validate() []error {
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("--public-url %q must start with http:// or https://", c.PublicURL))
+	}
+	if c.ChallengeEvery < time.Minute {
+		errs = append(errs, fmt.Errorf("--challenge-every %s must be at least a minute", c.ChallengeEvery))
+	}
+	if (challenge.Params{N: c.ChallengeSize}).Validate() != nil {
+		errs = append(errs, fmt.Errorf("--challenge-size %d must be between %d and %d", c.ChallengeSize, challenge.MinN, challenge.MaxN))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

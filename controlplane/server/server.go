@@ -19,6 +19,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/demo"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/controlplane/verify"
 	"github.com/idlegrid/idlegrid/controlplane/web"
 )
 
@@ -30,6 +31,7 @@ type Server struct {
 	Hub      *hub.Hub
 	Accounts *account.Service
 	API      *api.Server
+	Verify   *verify.Service
 	handler  http.Handler
 }
 
@@ -41,7 +43,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	h := hub.New(st, hub.Config{HeartbeatInterval: cfg.HeartbeatInterval, OfflineAfter: cfg.OfflineAfter}, log.With("part", "hub"))
 	acc := account.New(st)
+	ver := verify.New(st, h, verify.Config{Every: cfg.ChallengeEvery, N: cfg.ChallengeSize}, log.With("part", "verify"))
 	a := api.New(st, acc, h, cfg.RateLimit, log.With("part", "api"))
+	a.VerifyEvery = cfg.ChallengeEvery
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {
 		st.Close()
@@ -53,7 +57,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// Browsers may not post forms or API calls from other origins; agents
 	// and CLIs send no Origin or Sec-Fetch-Site and pass.
 	return &Server{
-		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a,
+		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver,
 		handler: http.NewCrossOriginProtection().Handler(mux),
 	}, nil
 }
@@ -81,6 +85,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready Ready) error 
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- s.Hub.Serve(hubCtx) }()
 
+	g.Go(func() error { return s.Verify.Serve(gctx) })
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)

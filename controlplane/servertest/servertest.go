@@ -45,6 +45,7 @@ func FastConfig(dir string) server.Config {
 	c.OfflineAfter = 1500 * time.Millisecond
 	c.LogLevel = "warn"
 	c.RateLimit = api.RateLimit{Burst: 10000, Every: time.Millisecond} // tests sign up and pair a lot from one address
+	c.ChallengeSize = 64                                               // a challenge in milliseconds
 	return c
 }
 

@@ -120,7 +120,13 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, u *store.U
 	}
 	now := c.api.Now()
 	for _, d := range ds {
-		p.Devices = append(p.Devices, c.api.DeviceView(d, now))
+		v, err := c.api.DeviceView(r.Context(), d, now)
+		if err != nil {
+			c.log.Error("showing device", "device", d.ID, "err", err)
+			p.Error = "Some devices could not be loaded; please reload the page."
+			continue
+		}
+		p.Devices = append(p.Devices, v)
 	}
 	sort.SliceStable(p.Devices, func(i, j int) bool { return p.Devices[i].Name < p.Devices[j].Name })
 	p.Title, p.User = "Devices", u

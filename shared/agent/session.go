@@ -42,8 +42,12 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 	a.setStatus(func(s *Status) { s.Conn, s.LastError, s.Heartbeats, s.Interval = ConnOnline, "", 0, interval })
 	a.cfg.Log.Info("connected to control plane", "device", deviceID, "heartbeat_every", interval)
 
-	// The reader sees pings and close frames; it ends the session when the
-	// server closes the link or goes silent for longer than IdleTimeout.
+	// The reader sees pings, close frames and the server's requests; it
+	// ends the session when the server closes the link or goes silent for
+	// longer than IdleTimeout.
+	l := &link{ws: ws}
+	sctx, cancelWork := context.WithCancel(ctx)
+	defer cancelWork()
 	readErr := make(chan error, 1)
 	go func() {
 		_ = ws.SetReadDeadline(time.Now().Add(idle))
@@ -52,15 +56,17 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 			return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))
 		})
 		for {
-			if _, _, err := ws.NextReader(); err != nil {
-				readErr <- classify(err)
+			msg, err := readMsg(ws)
+			if err != nil {
+				readErr <- err
 				return
 			}
 			_ = ws.SetReadDeadline(time.Now().Add(idle))
+			a.handle(sctx, l, msg)
 		}
 	}()
 
-	if err := a.sendHeartbeat(ctx, ws, interval); err != nil {
+	if err := a.sendHeartbeat(ctx, l, interval); err != nil {
 		return err
 	}
 	tick := time.NewTicker(interval)
@@ -72,11 +78,16 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 		case err := <-readErr:
 			return err
 		case <-a.kick:
-			if err := a.sendHeartbeat(ctx, ws, interval); err != nil {
+			if err := a.sendHeartbeat(ctx, l, interval); err != nil {
+				return err
+			}
+		case r := <-a.reports:
+			if err := l.send(proto.TypeBenchReport, r); err != nil {
+				a.queueReport(r) // try again on the next link
 				return err
 			}
 		case <-tick.C:
-			if err := a.sendHeartbeat(ctx, ws, interval); err != nil {
+			if err := a.sendHeartbeat(ctx, l, interval); err != nil {
 				select { // a refused write usually follows a close frame: prefer its reason
 				case rerr := <-readErr:
 					return rerr
@@ -178,7 +189,7 @@ func describe(err error) string {
 	return err.Error()
 }
 
-func (a *Agent) sendHeartbeat(ctx context.Context, ws *websocket.Conn, interval time.Duration) error {
+func (a *Agent) sendHeartbeat(ctx context.Context, l *link, interval time.Duration) error {
 	sctx, cancel := context.WithTimeout(ctx, interval)
 	defer cancel()
 	hb := proto.Heartbeat{SentAt: a.cfg.Now().UTC(), State: proto.StateAvailable}
@@ -203,12 +214,7 @@ func (a *Agent) sendHeartbeat(ctx context.Context, ws *websocket.Conn, interval 
 		hb.State, hb.PauseReason = proto.StatePaused, a.pauseReason
 	}
 	a.mu.Unlock()
-	b, err := proto.Encode(proto.TypeHeartbeat, hb)
-	if err != nil {
-		return err
-	}
-	_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+	if err := l.send(proto.TypeHeartbeat, hb); err != nil {
 		return fmt.Errorf("sending heartbeat: %w", err)
 	}
 	a.setStatus(func(s *Status) { s.Heartbeats++ })

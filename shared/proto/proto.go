@@ -18,7 +18,12 @@
 //
 //	1 (2026-11-22): hello/auth/welcome handshake with ed25519 device keys,
 //	  heartbeats with per-GPU and host telemetry, a sequence number, and a
-//	  state (available or paused, with the reason in words).
+//	  state (available or paused, with the reason in words). Never released.
+//	2 (2026-11-22): the verifiable compute challenge (challenge, commit,
+//	  open, one proof message per row) and benchmark reports.
+//
+// Every message is decoded strictly (unknown fields are refused), so any
+// added field or type bumps Protocol.
 package proto
 
 import (
@@ -32,10 +37,10 @@ import (
 )
 
 // Protocol is the version this build speaks.
-const Protocol = 1
+const Protocol = 2
 
 // MinProtocol is the oldest agent protocol the server still accepts.
-const MinProtocol = 1
+const MinProtocol = 2
 
 // MaxMessageBytes bounds any single message; larger ones close the link
 // with websocket code 1009 (message too big).
@@ -54,6 +59,16 @@ const (
 	TypeAuth      = "auth"
 	TypeWelcome   = "welcome"
 	TypeHeartbeat = "heartbeat"
+	// Server → agent: compute this challenge.
+	TypeChallenge = "challenge"
+	// Agent → server: the Merkle root of the product, and the time taken.
+	TypeChallengeCommit = "challenge_commit"
+	// Server → agent: open these rows.
+	TypeChallengeOpen = "challenge_open"
+	// Agent → server: one opened row with its proof.
+	TypeChallengeProof = "challenge_proof"
+	// Agent → server: a finished benchmark run.
+	TypeBenchReport = "bench_report"
 )
 
 // Websocket close codes (4000–4999 are the application's own).
@@ -174,6 +189,16 @@ func Decode(data []byte) (any, error) {
 		body = &Welcome{}
 	case TypeHeartbeat:
 		body = &Heartbeat{}
+	case TypeChallenge:
+		body = &Challenge{}
+	case TypeChallengeCommit:
+		body = &ChallengeCommit{}
+	case TypeChallengeOpen:
+		body = &ChallengeOpen{}
+	case TypeChallengeProof:
+		body = &ChallengeProof{}
+	case TypeBenchReport:
+		body = &BenchReport{}
 	case "":
 		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
 	default:

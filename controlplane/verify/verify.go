@@ -1,0 +1,345 @@
+// Package verify challenges devices to prove their compute. On a schedule
+// (hourly by default), on first connect and when the hardware changes, it
+// sends a seeded matrix challenge through the hub, picks rows to open only
+// after the device has committed to its Merkle root, and checks each row
+// by recomputing it. The outcome, with its reason, is recorded in the same
+// transaction as the device's verification state.
+package verify
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/idlegrid/idlegrid/controlplane/hub"
+	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/shared/challenge"
+	"github.com/idlegrid/idlegrid/shared/hw"
+	"github.com/idlegrid/idlegrid/shared/proto"
+)
+
+// Config tunes the service; zero fields take defaults.
+type Config struct {
+	Every   time.Duration // re-challenge a verified device this often (1 h)
+	Timeout time.Duration // a device must finish within this (2 min)
+	N, K    int           // matrix size and rows opened
+	Now     func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Every <= 0 {
+		c.Every = time.Hour
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 2 * time.Minute
+	}
+	if c.N == 0 {
+		c.N = challenge.DefaultN
+	}
+	if c.K == 0 {
+		c.K = challenge.DefaultK
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Service runs challenges.
+type Service struct {
+	cfg   Config
+	store *store.Store
+	hub   *hub.Hub
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	inflight map[string]*pending // by device
+	due      chan string         // devices to check now
+}
+
+type pending struct {
+	id       string
+	params   challenge.Params
+	issued   time.Time
+	cores    int
+	root     [32]byte
+	rows     []int
+	proven   map[int]bool
+	verifier *challenge.Verifier
+}
+
+// New registers the service's message handlers on h; call before h serves.
+func New(st *store.Store, h *hub.Hub, cfg Config, log *slog.Logger) *Service {
+	s := &Service{cfg: cfg.withDefaults(), store: st, hub: h, log: log, inflight: map[string]*pending{}, due: make(chan string, 1024)}
+	h.Handle(proto.TypeChallengeCommit, s.onCommit)
+	h.Handle(proto.TypeChallengeProof, s.onProof)
+	h.OnConnect(func(id string) {
+		select {
+		case s.due <- id:
+		default: // the periodic sweep will get to it
+		}
+	})
+	return s
+}
+
+// Serve checks devices as they connect and sweeps every minute for
+// devices due and challenges timed out, until ctx ends.
+func (s *Service) Serve(ctx context.Context) error {
+	if err := s.store.Write(ctx, func(tx *sql.Tx) error {
+		_, err := store.AbandonOpenChallenges(ctx, tx, s.cfg.Now())
+		return err
+	}); err != nil {
+		return err
+	}
+	sweep := time.NewTicker(min(time.Minute, s.cfg.Timeout/2))
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case id := <-s.due:
+			s.maybeChallenge(ctx, id)
+		case <-sweep.C:
+			s.expire(ctx)
+			for _, id := range s.hub.ConnectedIDs() {
+				s.maybeChallenge(ctx, id)
+			}
+		}
+	}
+}
+
+// Due reports whether a device needs a challenge now, and why.
+func Due(v store.Verification, now time.Time, every time.Duration) (bool, string) {
+	switch {
+	case v.VerifiedAt.IsZero() && v.FailedAt.IsZero():
+		return true, "never challenged"
+	case !v.VerifiedAt.IsZero() && v.VerifiedInventory != v.InventoryHash:
+		return true, "hardware changed"
+	case !v.FailedAt.IsZero() && v.FailedAt.After(v.VerifiedAt):
+		return now.Sub(v.FailedAt) >= every, "failed last time"
+	}
+	return now.Sub(v.VerifiedAt) >= every, "scheduled re-check"
+}
+
+func (s *Service) maybeChallenge(ctx context.Context, deviceID string) {
+	s.mu.Lock()
+	_, busy := s.inflight[deviceID]
+	s.mu.Unlock()
+	if busy {
+		return
+	}
+	v, err := store.DeviceVerification(ctx, s.store.Reader(), deviceID)
+	if err != nil {
+		return // removed meanwhile
+	}
+	if due, _ := Due(v, s.cfg.Now(), s.cfg.Every); !due {
+		return
+	}
+	if _, err := s.Challenge(ctx, deviceID); err != nil && !errors.Is(err, hub.ErrNotConnected) {
+		s.log.Warn("challenging device", "device", deviceID, "err", err)
+	}
+}
+
+// Challenge issues a challenge to a connected device now and returns its id.
+func (s *Service) Challenge(ctx context.Context, deviceID string) (string, error) {
+	d, err := store.DeviceByID(ctx, s.store.Reader(), deviceID)
+	if err != nil {
+		return "", err
+	}
+	var host hw.HostInfo
+	_ = json.Unmarshal([]byte(d.HostJSON), &host)
+	p := &pending{params: challenge.Params{N: s.cfg.N}, issued: s.cfg.Now(), cores: host.CPUCores, proven: map[int]bool{}}
+	if _, err := rand.Read(p.params.Seed[:]); err != nil {
+		return "", err
+	}
+	idb := make([]byte, 10)
+	_, _ = rand.Read(idb)
+	p.id = "chl_" + hex.EncodeToString(idb)
+	s.mu.Lock()
+	if _, busy := s.inflight[deviceID]; busy {
+		s.mu.Unlock()
+		return "", fmt.Errorf("device %s already has a challenge running", deviceID)
+	}
+	s.inflight[deviceID] = p
+	s.mu.Unlock()
+	err = s.store.Write(ctx, func(tx *sql.Tx) error {
+		return store.InsertChallenge(ctx, tx, store.Challenge{ID: p.id, DeviceID: deviceID, Seed: p.params.Seed[:], N: p.params.N, K: s.cfg.K, IssuedAt: p.issued})
+	})
+	if err == nil {
+		err = s.hub.Send(deviceID, proto.TypeChallenge, proto.Challenge{ID: p.id, Seed: p.params.Seed[:], N: p.params.N})
+	}
+	if err != nil {
+		s.mu.Lock()
+		delete(s.inflight, deviceID)
+		s.mu.Unlock()
+		s.finish(ctx, p.id, false, false, "not delivered: "+err.Error())
+		return "", err
+	}
+	s.log.Info("challenge sent", "device", deviceID, "challenge", p.id, "n", p.params.N)
+	return p.id, nil
+}
+
+// take returns the device's in-flight challenge if id names it.
+func (s *Service) current(deviceID, id string) (*pending, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.inflight[deviceID]
+	return p, p != nil && p.id == id
+}
+
+func (s *Service) onCommit(ctx context.Context, deviceID string, msg any) error {
+	m := msg.(*proto.ChallengeCommit)
+	p, ok := s.current(deviceID, m.ID)
+	switch {
+	case p == nil:
+		s.log.Info("commit for no running challenge ignored", "device", deviceID, "challenge", m.ID)
+		return nil
+	case !ok:
+		s.fail(ctx, deviceID, p, "answered another challenge (a stale or replayed answer)")
+		return nil
+	case len(p.rows) > 0:
+		s.fail(ctx, deviceID, p, "committed twice")
+		return nil
+	}
+	took := s.cfg.Now().Sub(p.issued)
+	if floor := challenge.MinPlausible(p.params.N, p.cores); took < floor {
+		s.fail(ctx, deviceID, p, fmt.Sprintf("answered in %s, faster than %d CPU cores can (at least %s)", took, max(p.cores, 1), floor))
+		return nil
+	}
+	copy(p.root[:], m.Root)
+	p.rows = challenge.PickRows(p.params.N, s.cfg.K, cryptoIntn)
+	v, err := challenge.NewVerifier(p.params)
+	if err != nil {
+		return err
+	}
+	p.verifier = v
+	rowsJSON, _ := json.Marshal(p.rows)
+	if err := s.store.Write(ctx, func(tx *sql.Tx) error {
+		return store.CommitChallenge(ctx, tx, p.id, m.Root, m.ElapsedMS, string(rowsJSON), s.cfg.Now())
+	}); err != nil {
+		s.log.Error("recording commit", "challenge", p.id, "err", err)
+		return nil
+	}
+	if err := s.hub.Send(deviceID, proto.TypeChallengeOpen, proto.ChallengeOpen{ID: p.id, Rows: p.rows}); err != nil {
+		s.log.Warn("asking for rows", "challenge", p.id, "err", err)
+	}
+	return nil
+}
+
+func (s *Service) onProof(ctx context.Context, deviceID string, msg any) error {
+	m := msg.(*proto.ChallengeProof)
+	p, ok := s.current(deviceID, m.ID)
+	switch {
+	case p == nil:
+		return nil
+	case !ok:
+		s.fail(ctx, deviceID, p, "answered another challenge (a stale or replayed answer)")
+		return nil
+	case p.verifier == nil:
+		s.fail(ctx, deviceID, p, "sent rows before committing")
+		return nil
+	case !slices.Contains(p.rows, m.Index) || p.proven[m.Index]:
+		s.fail(ctx, deviceID, p, fmt.Sprintf("opened row %d, which was not asked for", m.Index))
+		return nil
+	}
+	row, err := challenge.ParseRow(m.Row)
+	if err != nil {
+		s.fail(ctx, deviceID, p, err.Error())
+		return nil
+	}
+	rp := challenge.RowProof{Index: m.Index, Row: row, Proof: make([][32]byte, len(m.Proof))}
+	for i, h := range m.Proof {
+		copy(rp.Proof[i][:], h)
+	}
+	if err := p.verifier.Check(p.root, rp); err != nil {
+		s.fail(ctx, deviceID, p, err.Error())
+		return nil
+	}
+	s.mu.Lock()
+	p.proven[m.Index] = true
+	done := len(p.proven) == len(p.rows)
+	if done {
+		delete(s.inflight, deviceID)
+	}
+	s.mu.Unlock()
+	if done {
+		s.finish(ctx, p.id, true, true, "")
+		s.log.Info("challenge passed", "device", deviceID, "challenge", p.id, "took", s.cfg.Now().Sub(p.issued).Round(time.Millisecond))
+	}
+	return nil
+}
+
+func (s *Service) fail(ctx context.Context, deviceID string, p *pending, reason string) {
+	s.mu.Lock()
+	if s.inflight[deviceID] == p {
+		delete(s.inflight, deviceID)
+	}
+	s.mu.Unlock()
+	s.log.Warn("challenge failed", "device", deviceID, "challenge", p.id, "reason", reason)
+	s.finish(ctx, p.id, false, true, reason)
+}
+
+func (s *Service) finish(ctx context.Context, id string, passed, counted bool, reason string) {
+	err := s.store.Write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		return store.FinishChallenge(ctx, tx, id, passed, counted, reason, s.cfg.Now())
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("recording challenge result", "challenge", id, "err", err)
+	}
+}
+
+// expire fails challenges that ran past the timeout; a device that is no
+// longer connected is not blamed.
+func (s *Service) expire(ctx context.Context) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	var late []string
+	for dev, p := range s.inflight {
+		if now.Sub(p.issued) > s.cfg.Timeout {
+			late = append(late, dev)
+		}
+	}
+	s.mu.Unlock()
+	for _, dev := range late {
+		s.mu.Lock()
+		p := s.inflight[dev]
+		s.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		if s.hub.Connected(dev) {
+			s.fail(ctx, dev, p, fmt.Sprintf("no answer within %s", s.cfg.Timeout))
+			continue
+		}
+		s.mu.Lock()
+		delete(s.inflight, dev)
+		s.mu.Unlock()
+		s.finish(ctx, p.id, false, false, "abandoned: the device disconnected")
+	}
+}
+
+// Sweep runs one expiry and due check now (tests use it instead of waiting
+// for the ticker).
+func (s *Service) Sweep(ctx context.Context) {
+	s.expire(ctx)
+	for _, id := range s.hub.ConnectedIDs() {
+		s.maybeChallenge(ctx, id)
+	}
+}
+
+func cryptoIntn(n int) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	return int(v.Int64())
+}

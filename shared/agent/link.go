@@ -1,0 +1,119 @@
+package agent
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/idlegrid/idlegrid/shared/challenge"
+	"github.com/idlegrid/idlegrid/shared/proto"
+)
+
+// link serialises writes: heartbeats, challenge answers and reports come
+// from different goroutines.
+type link struct {
+	ws *websocket.Conn
+	mu sync.Mutex
+}
+
+func (l *link) send(typ string, body any) error {
+	b, err := proto.Encode(typ, body)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = l.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return l.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// handle answers the server's requests. Work runs off the reader so pings
+// keep being answered while a challenge computes.
+func (a *Agent) handle(ctx context.Context, l *link, msg any) {
+	switch m := msg.(type) {
+	case *proto.Challenge:
+		go a.prove(ctx, l, m)
+	case *proto.ChallengeOpen:
+		go a.open(l, m)
+	default:
+		a.cfg.Log.Warn("unexpected message from the server", "type", typeName(msg))
+	}
+}
+
+func (a *Agent) prove(ctx context.Context, l *link, m *proto.Challenge) {
+	p := challenge.Params{N: m.N}
+	copy(p.Seed[:], m.Seed)
+	w, err := challenge.Prove(ctx, p)
+	if err != nil {
+		a.cfg.Log.Warn("computing challenge", "challenge", m.ID, "err", err)
+		return
+	}
+	a.mu.Lock()
+	a.work = &challengeWork{id: m.ID, work: w}
+	a.mu.Unlock()
+	root := w.Tree.Root()
+	if err := l.send(proto.TypeChallengeCommit, proto.ChallengeCommit{ID: m.ID, Root: root[:], ElapsedMS: w.Elapsed.Milliseconds()}); err != nil {
+		a.cfg.Log.Warn("answering challenge", "err", err)
+	}
+	a.cfg.Log.Info("challenge computed", "challenge", m.ID, "n", m.N, "took", w.Elapsed.Round(time.Millisecond))
+}
+
+func (a *Agent) open(l *link, m *proto.ChallengeOpen) {
+	a.mu.Lock()
+	cw := a.work
+	a.mu.Unlock()
+	if cw == nil || cw.id != m.ID {
+		a.cfg.Log.Warn("asked to open rows of an unknown challenge", "challenge", m.ID)
+		return
+	}
+	for _, i := range m.Rows {
+		rp, err := cw.work.Open(i)
+		if err != nil {
+			a.cfg.Log.Warn("opening row", "row", i, "err", err)
+			return
+		}
+		proof := make([][]byte, len(rp.Proof))
+		for j := range rp.Proof {
+			proof[j] = rp.Proof[j][:]
+		}
+		if err := l.send(proto.TypeChallengeProof, proto.ChallengeProof{ID: m.ID, Index: i, Row: challenge.RowBytes(rp.Row), Proof: proof}); err != nil {
+			a.cfg.Log.Warn("sending row", "err", err)
+			return
+		}
+	}
+}
+
+type challengeWork struct {
+	id   string
+	work *challenge.Work
+}
+
+// SendBenchReport hands a finished benchmark run to the control plane: at
+// once when connected, else on the next link. Only the newest report waits.
+func (a *Agent) SendBenchReport(r proto.BenchReport) { a.queueReport(r) }
+
+func (a *Agent) queueReport(r proto.BenchReport) {
+	for {
+		select {
+		case a.reports <- r:
+			return
+		default:
+		}
+		select { // drop the older waiting report
+		case <-a.reports:
+		default:
+		}
+	}
+}
+
+func typeName(msg any) string {
+	switch msg.(type) {
+	case *proto.Hello:
+		return proto.TypeHello
+	case *proto.Welcome:
+		return proto.TypeWelcome
+	}
+	return "other"
+}
