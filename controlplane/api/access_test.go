@@ -100,6 +100,9 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 		"DELETE /api/v1/devices/{id}":           {path: "/api/v1/devices/DEVICE", want: owned(204)},
 		"GET /api/v1/devices/{id}/telemetry":    {path: "/api/v1/devices/DEVICE/telemetry", want: owned(200)},
 		"GET /api/v1/explorer/stats":            {want: public(200)},
+		"GET /api/v1/speedtest/ping":            {want: public(204)},
+		"GET /api/v1/speedtest/download":        {path: "/api/v1/speedtest/download?bytes=1000", want: public(200)},
+		"POST /api/v1/speedtest/upload":         {body: func(*fixture, *testing.T) any { return map[string]string{"pad": "x"} }, want: public(200)},
 	}
 	for _, rt := range api.Routes() {
 		name := rt.Method + " " + rt.Path

@@ -51,11 +51,12 @@ type Server struct {
 	// VerifyEvery is the re-challenge period, to tell a stale pass.
 	VerifyEvery time.Duration
 	limiter     *limiter
+	speed       *speedLimiter
 }
 
 // New returns a Server.
 func New(st *store.Store, acc *account.Service, h *hub.Hub, rl RateLimit, log *slog.Logger) *Server {
-	return &Server{Store: st, Accounts: acc, Hub: h, Log: log, Now: time.Now, VerifyEvery: time.Hour, limiter: newLimiter(rl, time.Now)}
+	return &Server{Store: st, Accounts: acc, Hub: h, Log: log, Now: time.Now, VerifyEvery: time.Hour, limiter: newLimiter(rl, time.Now), speed: newSpeedLimiter()}
 }
 
 // SessionCookie is the console session's cookie name.

@@ -108,3 +108,44 @@ func TestSecretGuessingIsRateLimited(t *testing.T) {
 		t.Fatalf("unlimited route: status %d, want 200", st)
 	}
 }
+
+func TestSpeedTestEndpointsAreBounded(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	resp, err := http.Get(srv.URL + "/api/v1/speedtest/download?bytes=3000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || n != 3_000_000 {
+		t.Fatalf("download: status %d, %d bytes, want 200 and 3000000", resp.StatusCode, n)
+	}
+	for q, want := range map[string]int{"?bytes=0": 400, "?bytes=25000001": 400, "?bytes=lots": 400} {
+		resp, _ := http.Get(srv.URL + "/api/v1/speedtest/download" + q)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("download%s: %d, want %d", q, resp.StatusCode, want)
+		}
+	}
+	st, body := rawPost(t, srv.URL+"/api/v1/speedtest/upload", "", "application/octet-stream", strings.Repeat("x", 1_000_000))
+	if st != 200 || !strings.Contains(body, `"bytes":1000000`) {
+		t.Fatalf("upload: %d %s", st, body)
+	}
+	// The per-address budget: 100 MB per 10 minutes, 25 MB at once.
+	statuses := map[int]int{}
+	for range 6 {
+		resp, err := http.Get(srv.URL + "/api/v1/speedtest/download?bytes=25000000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if statuses[429] == 0 {
+		t.Fatalf("six 25 MB downloads in a row were all served: %v", statuses)
+	}
+}

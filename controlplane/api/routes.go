@@ -34,6 +34,9 @@ func Routes() []Route {
 		{Method: "DELETE", Path: "/api/v1/devices/{id}", Access: User, handle: (*Server).deleteDevice},
 		{Method: "GET", Path: "/api/v1/devices/{id}/telemetry", Access: User, handle: (*Server).deviceTelemetry},
 		{Method: "GET", Path: "/api/v1/explorer/stats", Access: Public, handle: (*Server).explorerStats},
+		{Method: "GET", Path: "/api/v1/speedtest/ping", Access: Public, handle: (*Server).speedPing},
+		{Method: "GET", Path: "/api/v1/speedtest/download", Access: Public, handle: (*Server).speedDownload},
+		{Method: "POST", Path: "/api/v1/speedtest/upload", Access: Public, handle: (*Server).speedUpload},
 	}
 }
 
