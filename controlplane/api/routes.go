@@ -61,23 +61,27 @@ func (s *Server) agentConnect(w http.ResponseWriter, r *http.Request) error {
 
 // StatsJSON is the public network summary.
 type StatsJSON struct {
-	DevicesTotal  int            `json:"devices_total"`
-	DevicesOnline int            `json:"devices_online"`
-	GPUsOnline    int            `json:"gpus_online"`
-	Suppliers     int            `json:"suppliers"`
-	GPUsByModel   map[string]int `json:"gpus_by_model"`
-	At            time.Time      `json:"at"`
+	DevicesTotal  int `json:"devices_total"`
+	DevicesOnline int `json:"devices_online"`
+	GPUsOnline    int `json:"gpus_online"`
+	Suppliers     int `json:"suppliers"`
+	// Verified* count real devices that passed their compute challenge.
+	VerifiedDevices   int            `json:"verified_devices"`
+	VerifiedSuppliers int            `json:"verified_suppliers"`
+	GPUsByModel       map[string]int `json:"gpus_by_model"`
+	At                time.Time      `json:"at"`
 }
 
 func (s *Server) explorerStats(w http.ResponseWriter, r *http.Request) error {
 	now := s.Now()
-	st, err := store.Stats(r.Context(), s.Store.Reader(), s.Hub.Config().OnlineSince(now))
+	st, err := store.Stats(r.Context(), s.Store.Reader(), s.Hub.Config().OnlineSince(now), now.Add(-2*s.VerifyEvery))
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, StatsJSON{
 		DevicesTotal: st.DevicesTotal, DevicesOnline: st.DevicesOnline, GPUsOnline: st.GPUsOnline,
-		Suppliers: st.Suppliers, GPUsByModel: st.GPUsByModel, At: now.UTC(),
+		Suppliers: st.Suppliers, VerifiedDevices: st.VerifiedDevices, VerifiedSuppliers: st.VerifiedSuppliers,
+		GPUsByModel: st.GPUsByModel, At: now.UTC(),
 	})
 	return nil
 }

@@ -140,18 +140,27 @@ type NetworkStats struct {
 	DevicesOnline int
 	GPUsOnline    int
 	Suppliers     int // accounts with at least one online device
-	GPUsByModel   map[string]int
+	// VerifiedDevices and VerifiedSuppliers count real (not simulated,
+	// not flagged) devices whose last challenge passed since verifiedSince
+	// on their current hardware.
+	VerifiedDevices   int
+	VerifiedSuppliers int
+	GPUsByModel       map[string]int
 }
 
 // Stats counts the network; a device is online when seen after onlineSince.
-func Stats(ctx context.Context, q Querier, onlineSince time.Time) (NetworkStats, error) {
+func Stats(ctx context.Context, q Querier, onlineSince, verifiedSince time.Time) (NetworkStats, error) {
 	s := NetworkStats{GPUsByModel: map[string]int{}}
 	since := ms(onlineSince)
+	const verified = `simulated = 0 AND flag_reason = '' AND verified_at >= ? AND verified_inventory = inventory_hash
+		AND (verify_failed_at IS NULL OR verify_failed_at < verified_at)`
 	err := q.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM devices),
 		(SELECT count(*) FROM devices WHERE last_seen_at >= ?),
-		(SELECT count(DISTINCT user_id) FROM devices WHERE last_seen_at >= ?)`, since, since).
-		Scan(&s.DevicesTotal, &s.DevicesOnline, &s.Suppliers)
+		(SELECT count(DISTINCT user_id) FROM devices WHERE last_seen_at >= ?),
+		(SELECT count(*) FROM devices WHERE `+verified+`),
+		(SELECT count(DISTINCT user_id) FROM devices WHERE `+verified+`)`, since, since, ms(verifiedSince), ms(verifiedSince)).
+		Scan(&s.DevicesTotal, &s.DevicesOnline, &s.Suppliers, &s.VerifiedDevices, &s.VerifiedSuppliers)
 	if err != nil {
 		return s, fmt.Errorf("counting devices: %w", err)
 	}

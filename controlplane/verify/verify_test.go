@@ -199,6 +199,14 @@ func TestHonestDeviceIsVerified(t *testing.T) {
 	if !v.Verified || v.Status != "verified" || v.Failed != 0 {
 		t.Fatalf("after an honest answer: %+v", v)
 	}
+	var stats struct {
+		VerifiedDevices   int `json:"verified_devices"`
+		VerifiedSuppliers int `json:"verified_suppliers"`
+	}
+	srv.Anonymous().Do("GET", "/api/v1/explorer/stats", nil, &stats)
+	if stats.VerifiedDevices != 1 || stats.VerifiedSuppliers != 1 {
+		t.Fatalf("explorer counts %+v, want 1 verified device and supplier", stats)
+	}
 }
 
 func TestSimulatedDeviceIsNeverVerified(t *testing.T) {
