@@ -137,6 +137,7 @@ type BenchResult struct {
 	NetUpMbps       float64          `json:"net_up_mbps,omitempty"`
 	GPUs            []BenchGPUResult `json:"gpus,omitempty"`
 	Skipped         string           `json:"skipped,omitempty"`
+	Note            string           `json:"note,omitempty"`
 }
 
 // BenchGPUResult is one GPU's measured compute.
@@ -174,7 +175,7 @@ func (b *BenchReport) validate() error {
 		if !finite(r.CPUGFLOPS, r.CPUSingleGFLOPS, r.MemGBps, r.DiskReadMBps, r.DiskWriteMBps, r.NetLatencyMS, r.NetDownMbps, r.NetUpMbps) || r.DurationMS < 0 {
 			return fmt.Errorf("%s: figures must be finite and non-negative", r.Kind)
 		}
-		if len(r.Skipped) > maxFieldLen || len(r.GPUs) > MaxGPUs {
+		if len(r.Skipped) > maxFieldLen || len(r.Note) > maxFieldLen || len(r.GPUs) > MaxGPUs {
 			return fmt.Errorf("%s: too long", r.Kind)
 		}
 		for _, g := range r.GPUs {
