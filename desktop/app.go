@@ -30,6 +30,7 @@ type UI struct {
 	dashboard  *dashboardScreen
 	guard      *guardScreen
 	earnings   *earningsScreen
+	bench      *benchScreen
 	settings   *settingsScreen
 	tabs       *container.AppTabs
 	trayStatus *fyne.MenuItem
@@ -47,10 +48,12 @@ func New(a fyne.App, sup *supplier.Supplier, autostart func(on bool) error) *UI 
 	u.dashboard = newDashboard(u)
 	u.guard = newGuardScreen(u)
 	u.earnings = newEarningsScreen(u)
+	u.bench = newBenchScreen(u)
 	u.settings = newSettingsScreen(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem("Dashboard", u.dashboard.content),
 		container.NewTabItem("Earnings", u.earnings.content),
+		container.NewTabItem("Benchmark", u.bench.content),
 		container.NewTabItem("Guard", u.guard.content),
 		container.NewTabItem("Settings", u.settings.content),
 	)

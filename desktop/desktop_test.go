@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/idlegrid/idlegrid/controlplane/servertest"
+	"github.com/idlegrid/idlegrid/shared/bench"
 	"github.com/idlegrid/idlegrid/shared/guard"
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/idle"
@@ -41,6 +42,7 @@ func newRig(t *testing.T, server string) *rig {
 		DataDir: t.TempDir(), DefaultServer: server, Version: "test",
 		GPU: r.sim, Idle: r.idle, Prefs: r.app.Preferences(),
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		Bench:      bench.Options{PerKind: 50 * time.Millisecond, DiskBytes: 8 << 20, NetBytes: 200_000},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +127,10 @@ func TestOnboardingAgainstARealControlPlane(t *testing.T) {
 	test.Tap(o.primary)
 	if o.step != stepBenchmark {
 		t.Fatalf("after a good wallet: step %d, message %q", o.step, o.walletMsg.Text)
+	}
+	test.Tap(o.primary) // Run the benchmark (inline in tests)
+	if o.primary.Text != "Finish" {
+		t.Fatalf("after the benchmark the button says %q", o.primary.Text)
 	}
 	test.Tap(o.primary) // Finish
 	if r.ui.onboarding != nil || r.ui.win.Content() != r.ui.tabs {
@@ -320,5 +326,48 @@ func TestSettingsWalletRejectsBadAddresses(t *testing.T) {
 	}
 	if !s.autostart.Disabled() {
 		t.Fatal("start-at-login is offered without an autostart implementation")
+	}
+}
+
+// The Benchmark tab runs every benchmark (the network one against the real
+// control plane), shows the result and history, and the control plane
+// stores the report with the score it computes itself.
+func TestBenchmarkScreenRunsAndReports(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	owner := srv.SignUp("gamer@example.com")
+	r := newRig(t, srv.URL)
+	if err := r.sup.PairWithCode(t.Context(), srv.URL, owner.PairingCode()); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, r.sup)
+	b := r.ui.bench
+	if !strings.Contains(b.result.Text, "No benchmark yet") {
+		t.Fatalf("before a run: %q", b.result.Text)
+	}
+	test.Tap(b.run)
+	if b.bar.Value != 1 || b.step.Text != "Done." {
+		t.Fatalf("after a run: bar %v, step %q", b.bar.Value, b.step.Text)
+	}
+	for _, want := range []string{"Score", "CPU:", "Memory:", "Disk:", "Network:", "gpu: not measured"} {
+		if !strings.Contains(b.result.Text, want) {
+			t.Errorf("result lacks %q:\n%s", want, b.result.Text)
+		}
+	}
+	if n := strings.Count(b.history.Text, "score"); n != 1 {
+		t.Fatalf("history has %d lines:\n%s", n, b.history.Text)
+	}
+	var dev struct {
+		Benchmark *struct {
+			Score float64 `json:"score"`
+			Tier  string  `json:"tier"`
+		} `json:"benchmark"`
+	}
+	servertest.Eventually(t, 10*time.Second, "the report at the control plane", func() bool {
+		owner.Do("GET", "/api/v1/devices/"+r.sup.Agent.State().DeviceID, nil, &dev)
+		return dev.Benchmark != nil
+	})
+	hist, _ := r.sup.BenchHistory()
+	if dev.Benchmark.Score != hist[0].Score || dev.Benchmark.Tier != "bronze" {
+		t.Fatalf("control plane scored %+v, the device %v %s", *dev.Benchmark, hist[0].Score, hist[0].Tier)
 	}
 }

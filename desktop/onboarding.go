@@ -10,6 +10,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/idlegrid/idlegrid/shared/bench"
 )
 
 // onboardingScreen is the first-run flow: welcome, hardware, connect,
@@ -218,16 +220,42 @@ func (o *onboardingScreen) walletStep() fyne.CanvasObject {
 
 func (o *onboardingScreen) benchmark() fyne.CanvasObject {
 	bar := widget.NewProgressBar()
-	o.primary = primary("Finish", func() {
+	step := widget.NewLabel("")
+	finish := func() {
 		if err := o.ui.sup.FinishOnboarding(); err != nil {
 			o.ui.showError(err)
 			return
 		}
 		o.ui.showMain()
-	})
+	}
+	o.primary = primary("Run the benchmark", nil)
+	skip := widget.NewButton("Skip (run it later from the Benchmark tab)", finish)
+	o.primary.OnTapped = func() {
+		o.primary.Disable()
+		skip.Disable()
+		o.ui.async(func() {
+			rep, err := o.ui.sup.RunBenchmark(context.Background(), nil, func(p bench.Progress) {
+				fyne.Do(func() { bar.SetValue(p.Fraction); step.SetText(p.Step) })
+			})
+			fyne.Do(func() {
+				skip.Enable()
+				if err != nil {
+					step.SetText("The benchmark stopped: " + err.Error() + ". You can run it again from the Benchmark tab.")
+					o.primary.SetText("Finish")
+					o.primary.OnTapped = finish
+					o.primary.Enable()
+					return
+				}
+				step.SetText(fmt.Sprintf("Done: score %.0f, tier %s.", rep.Score, rep.Tier))
+				o.primary.SetText("Finish")
+				o.primary.OnTapped = finish
+				o.primary.Enable()
+			})
+		})
+	}
 	return container.NewVBox(
-		para("Benchmarks measure what your GPU can do, which sets its price. They will run here automatically once the network's benchmark suite is switched on; nothing to do now."),
-		bar,
-		o.primary,
+		para("A first benchmark measures what your PC can do, which sets its tier and what it earns per hour. It takes under a minute; please don't play during it."),
+		bar, step,
+		container.NewHBox(o.primary, skip),
 	)
 }

@@ -15,8 +15,10 @@ import (
 	"syscall"
 
 	"github.com/idlegrid/idlegrid/shared/agent"
+	"github.com/idlegrid/idlegrid/shared/bench"
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/hw/nvidia"
+	"github.com/idlegrid/idlegrid/shared/proto"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -27,7 +29,14 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "bench" {
+		return runBench(args[1:], os.Stdout, os.Stderr)
+	}
 	fs := flag.NewFlagSet("idlegrid-agent", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: idlegrid-agent [flags]        run the supplier agent\n       idlegrid-agent bench [--json]  measure this machine\n\n")
+		fs.PrintDefaults()
+	}
 	defaultData := filepath.Join(userDataDir(), "idlegrid-agent")
 	var (
 		server  = fs.String("server", envOr("IDLEGRID_SERVER", "http://127.0.0.1:8080"), "control plane URL (env IDLEGRID_SERVER)")
@@ -80,15 +89,32 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	joined := false
 	switch {
 	case *pair != "":
-		err = a.Pair(ctx, *pair)
+		err, joined = a.Pair(ctx, *pair), true
 	case *enroll != "" && !a.Paired():
-		err = a.Enroll(ctx, *enroll)
+		err, joined = a.Enroll(ctx, *enroll), true
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "idlegrid-agent: %v\n", err)
 		return 1
+	}
+	// On first join the rig measures itself; later runs come from
+	// `idlegrid-agent bench`. The newest report is (re)sent at every start.
+	hist, _ := bench.History(*data)
+	if joined && len(hist) == 0 {
+		fmt.Fprintln(os.Stderr, "Running the first benchmark (under a minute)…")
+		rep, err := bench.Run(ctx, nil, bench.Options{DataDir: *data, ServerURL: a.State().ServerURL}, nil)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "idlegrid-agent: first benchmark: %v (run `idlegrid-agent bench` later)\n", err)
+		} else if err := bench.Save(*data, rep); err == nil {
+			fmt.Fprintf(os.Stderr, "Benchmark: score %.0f, tier %s\n", rep.Score, rep.Tier)
+			hist = []bench.Report{rep}
+		}
+	}
+	if len(hist) > 0 {
+		a.SendBenchReport(proto.BenchReportOf(hist[0]))
 	}
 	st := a.State()
 	if st.DeviceID != "" {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/idlegrid/idlegrid/shared/bench"
 )
 
 func build(t *testing.T, cgo string) string {
@@ -57,5 +60,33 @@ func TestSimulatedGPUsAreAnnounced(t *testing.T) {
 	out, err := exec.Command(bin, "--data", t.TempDir(), "--sim-gpus", "RTX 9999").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--sim-gpus") {
 		t.Fatalf("a bad --sim-gpus was not refused clearly (%v):\n%s", err, out)
+	}
+}
+
+// `idlegrid-agent bench --json` prints a report it also keeps in the data
+// dir, with real figures and a worded reason for the missing GPU.
+func TestBenchCommand(t *testing.T) {
+	data := t.TempDir()
+	var out, errOut strings.Builder
+	code := runBench([]string{"--data", data, "--json", "--only", "cpu,memory,gpu", "--budget", "100ms"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+		t.Fatalf("output is not a JSON report: %v\n%s", err, out.String())
+	}
+	if len(rep.Results) != 3 || rep.Results[0].CPUGFLOPS <= 0 || rep.Results[1].MemGBps <= 0 || rep.Tier != bench.TierBronze {
+		t.Fatalf("report %+v", rep)
+	}
+	if g := rep.Results[2]; g.Kind != bench.GPU || (g.Skipped == "" && len(g.GPUs) == 0) {
+		t.Fatalf("GPU result %+v: want figures or a reason", g)
+	}
+	hist, err := bench.History(data)
+	if err != nil || len(hist) != 1 || hist[0].Score != rep.Score {
+		t.Fatalf("history %v, %v", hist, err)
+	}
+	if code := runBench([]string{"--data", data, "--only", "warp"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "unknown kind") {
+		t.Fatalf("an unknown kind: exit %d, %s", code, errOut.String())
 	}
 }

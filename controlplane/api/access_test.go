@@ -99,6 +99,8 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 		"PATCH /api/v1/devices/{id}":            {path: "/api/v1/devices/DEVICE", body: func(*fixture, *testing.T) any { return map[string]string{"name": "renamed"} }, want: owned(200)},
 		"DELETE /api/v1/devices/{id}":           {path: "/api/v1/devices/DEVICE", want: owned(204)},
 		"GET /api/v1/devices/{id}/telemetry":    {path: "/api/v1/devices/DEVICE/telemetry", want: owned(200)},
+		"GET /api/v1/devices/{id}/benchmarks":   {path: "/api/v1/devices/DEVICE/benchmarks", want: owned(200)},
+		"POST /api/v1/devices/{id}/verify":      {path: "/api/v1/devices/DEVICE/verify", want: owned(409)}, // the fixture device is not connected
 		"GET /api/v1/explorer/stats":            {want: public(200)},
 		"GET /api/v1/speedtest/ping":            {want: public(204)},
 		"GET /api/v1/speedtest/download":        {path: "/api/v1/speedtest/download?bytes=1000", want: public(200)},

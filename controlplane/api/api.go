@@ -50,8 +50,12 @@ type Server struct {
 	Now      func() time.Time
 	// VerifyEvery is the re-challenge period, to tell a stale pass.
 	VerifyEvery time.Duration
-	limiter     *limiter
-	speed       *speedLimiter
+	// Challenger issues compute challenges on request.
+	Challenger interface {
+		Challenge(ctx context.Context, deviceID string) (string, error)
+	}
+	limiter *limiter
+	speed   *speedLimiter
 }
 
 // New returns a Server.

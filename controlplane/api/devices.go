@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/account"
+	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/problem"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/controlplane/verify"
@@ -285,5 +287,40 @@ func (s *Server) deviceTelemetry(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, sj)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"device_id": d.ID, "samples": out})
+	return nil
+}
+
+func (s *Server) deviceBenchmarks(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.ownDevice(r)
+	if err != nil {
+		return err
+	}
+	bs, err := store.Benchmarks(r.Context(), s.Store.Reader(), d.ID, 50)
+	if err != nil {
+		return err
+	}
+	out := make([]BenchmarkJSON, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, BenchmarkJSON{MeasuredAt: b.MeasuredAt, Score: b.Score, Tier: b.Tier, Report: json.RawMessage(b.Report)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"device_id": d.ID, "benchmarks": out})
+	return nil
+}
+
+// verifyDevice challenges one of the caller's devices now, e.g. after a
+// failure was fixed. The outcome shows on the device resource.
+func (s *Server) verifyDevice(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.ownDevice(r)
+	if err != nil {
+		return err
+	}
+	id, err := s.Challenger.Challenge(r.Context(), d.ID)
+	switch {
+	case errors.Is(err, hub.ErrNotConnected):
+		return problem.New(problem.ErrConflict, "device_offline", "the device is not connected; start it and try again")
+	case err != nil:
+		return problem.New(problem.ErrConflict, "challenge_running", "%v", err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"challenge_id": id})
 	return nil
 }

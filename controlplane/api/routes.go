@@ -33,6 +33,8 @@ func Routes() []Route {
 		{Method: "PATCH", Path: "/api/v1/devices/{id}", Access: User, handle: (*Server).patchDevice},
 		{Method: "DELETE", Path: "/api/v1/devices/{id}", Access: User, handle: (*Server).deleteDevice},
 		{Method: "GET", Path: "/api/v1/devices/{id}/telemetry", Access: User, handle: (*Server).deviceTelemetry},
+		{Method: "GET", Path: "/api/v1/devices/{id}/benchmarks", Access: User, handle: (*Server).deviceBenchmarks},
+		{Method: "POST", Path: "/api/v1/devices/{id}/verify", Access: User, handle: (*Server).verifyDevice},
 		{Method: "GET", Path: "/api/v1/explorer/stats", Access: Public, handle: (*Server).explorerStats},
 		{Method: "GET", Path: "/api/v1/speedtest/ping", Access: Public, handle: (*Server).speedPing},
 		{Method: "GET", Path: "/api/v1/speedtest/download", Access: Public, handle: (*Server).speedDownload},

@@ -45,7 +45,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	acc := account.New(st)
 	ver := verify.New(st, h, verify.Config{Every: cfg.ChallengeEvery, N: cfg.ChallengeSize}, log.With("part", "verify"))
 	a := api.New(st, acc, h, cfg.RateLimit, log.With("part", "api"))
-	a.VerifyEvery = cfg.ChallengeEvery
+	a.VerifyEvery, a.Challenger = cfg.ChallengeEvery, ver
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {
 		st.Close()

@@ -156,7 +156,7 @@ type Benchmark struct {
 
 // InsertBenchmark stores a report.
 func InsertBenchmark(ctx context.Context, tx *sql.Tx, b Benchmark) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO benchmarks(device_id, measured_at, received_at, score, tier, report) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO benchmarks(device_id, measured_at, received_at, score, tier, report) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?)`,
 		b.DeviceID, ms(b.MeasuredAt), ms(b.ReceivedAt), b.Score, b.Tier, b.Report, b.DeviceID)
 	if err != nil {
 		return fmt.Errorf("inserting benchmark: %w", err)

@@ -1,4 +1,7 @@
-// Package verify challenges devices to prove their compute. On a schedule
+// Package verify keeps the evidence of what each device can do: it stores
+// the devices' benchmark reports (scored here with the published formula,
+// not the device's own arithmetic) and challenges devices to prove their
+// compute. On a schedule
 // (hourly by default), on first connect and when the hardware changes, it
 // sends a seeded matrix challenge through the hub, picks rows to open only
 // after the device has committed to its Merkle root, and checks each row
@@ -82,6 +85,7 @@ func New(st *store.Store, h *hub.Hub, cfg Config, log *slog.Logger) *Service {
 	s := &Service{cfg: cfg.withDefaults(), store: st, hub: h, log: log, inflight: map[string]*pending{}, due: make(chan string, 1024)}
 	h.Handle(proto.TypeChallengeCommit, s.onCommit)
 	h.Handle(proto.TypeChallengeProof, s.onProof)
+	h.Handle(proto.TypeBenchReport, s.onBench)
 	h.OnConnect(func(id string) {
 		select {
 		case s.due <- id:
@@ -98,6 +102,9 @@ func (s *Service) Serve(ctx context.Context) error {
 		_, err := store.AbandonOpenChallenges(ctx, tx, s.cfg.Now())
 		return err
 	}); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return err
 	}
 	sweep := time.NewTicker(min(time.Minute, s.cfg.Timeout/2))
@@ -342,4 +349,28 @@ func cryptoIntn(n int) int {
 		panic(err) // crypto/rand does not fail on supported systems
 	}
 	return int(v.Int64())
+}
+
+// onBench stores a benchmark report, scored with the published formula.
+// Reports dated in the future are refused: the date dedupes resends.
+func (s *Service) onBench(ctx context.Context, deviceID string, msg any) error {
+	m := msg.(*proto.BenchReport)
+	now := s.cfg.Now()
+	if m.At.After(now.Add(24 * time.Hour)) {
+		return fmt.Errorf("benchmark report dated %s, in the future", m.At.Format(time.RFC3339))
+	}
+	rep := m.Report()
+	raw, err := json.Marshal(proto.BenchReportOf(rep))
+	if err != nil {
+		return err
+	}
+	err = s.store.Write(ctx, func(tx *sql.Tx) error {
+		return store.InsertBenchmark(ctx, tx, store.Benchmark{DeviceID: deviceID, MeasuredAt: m.At, ReceivedAt: now, Score: rep.Score, Tier: rep.Tier, Report: string(raw)})
+	})
+	if err != nil {
+		s.log.Error("storing benchmark", "device", deviceID, "err", err)
+		return nil
+	}
+	s.log.Info("benchmark stored", "device", deviceID, "score", rep.Score, "tier", rep.Tier)
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/idlegrid/idlegrid/shared/agent"
+	"github.com/idlegrid/idlegrid/shared/bench"
 	"github.com/idlegrid/idlegrid/shared/guard"
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/idle"
@@ -42,6 +43,9 @@ type Config struct {
 	Now           func() time.Time
 	// MinBackoff/MaxBackoff bound reconnect delays (tests shorten them).
 	MinBackoff, MaxBackoff time.Duration
+	// Bench tunes benchmark runs (sizes and budgets; tests shrink them).
+	// DataDir and ServerURL are filled in from the supplier's own.
+	Bench bench.Options
 }
 
 // Supplier is the running app core.
@@ -136,6 +140,11 @@ func (s *Supplier) Serve(ctx context.Context) error {
 func (s *Supplier) link(ctx context.Context) error {
 	for {
 		if s.Agent.Paired() {
+			// Resend the newest report: the control plane keeps one copy
+			// per measurement, and may have missed it while offline.
+			if hist, err := bench.History(s.cfg.DataDir); err == nil && len(hist) > 0 {
+				s.Agent.SendBenchReport(proto.BenchReportOf(hist[0]))
+			}
 			err := s.Agent.Serve(ctx)
 			if ctx.Err() != nil {
 				return nil

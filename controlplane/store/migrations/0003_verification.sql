@@ -46,3 +46,5 @@ CREATE TABLE benchmarks (
     report      TEXT NOT NULL
 ) STRICT;
 CREATE INDEX benchmarks_device ON benchmarks(device_id, received_at);
+-- A device resends its newest report at every start: keep one copy.
+CREATE UNIQUE INDEX benchmarks_once ON benchmarks(device_id, measured_at);
