@@ -9,6 +9,7 @@ import (
 
 	"github.com/idlegrid/idlegrid/shared/agent"
 	"github.com/idlegrid/idlegrid/shared/hw"
+	"github.com/idlegrid/idlegrid/shared/proto"
 )
 
 // dashboardScreen shows every GPU live, the host, the link and the guard.
@@ -19,6 +20,7 @@ type dashboardScreen struct {
 	status   *widget.Label // connection + guard, one line
 	reason   *widget.Label
 	work     *widget.Label
+	standing *widget.Label // verification, tier, reputation
 	host     *widget.Label
 	noGPU    *widget.Label
 	pause    *widget.Button
@@ -42,6 +44,7 @@ func newDashboard(u *UI) *dashboardScreen {
 	d.status.Truncation = fyne.TextTruncateEllipsis
 	d.reason = para("")
 	d.work = widget.NewLabel("")
+	d.standing = para("")
 	d.host = widget.NewLabel("")
 	d.noGPU = para("")
 	d.pause = widget.NewButton("Pause supplying", u.togglePause)
@@ -49,7 +52,7 @@ func newDashboard(u *UI) *dashboardScreen {
 	header := container.NewBorder(nil, nil, nil, d.pause, container.NewVBox(d.status, d.reason))
 	d.content = container.NewBorder(
 		container.NewVBox(header, widget.NewSeparator()),
-		container.NewVBox(widget.NewSeparator(), d.host, d.work),
+		container.NewVBox(widget.NewSeparator(), d.standing, d.host, d.work),
 		nil, nil,
 		container.NewVScroll(container.NewVBox(d.noGPU, d.cardsBox)),
 	)
@@ -97,6 +100,7 @@ func (d *dashboardScreen) refresh() {
 		d.pause.SetText("Pause supplying")
 	}
 	d.work.SetText("Current work: none yet. Jobs appear here with the cluster, since when, and the rate you earn.")
+	d.standing.SetText(standingText(st.Device))
 
 	gpu := sup.Monitor.GPU
 	if !gpu.Status().Available {
@@ -160,4 +164,24 @@ func missingOr(s hw.GPUSample, field, text string) string {
 		}
 	}
 	return text
+}
+
+// standingText says what the network thinks of this PC.
+func standingText(ds proto.DeviceStatus) string {
+	if ds.Verification == "" {
+		return "Verification: waiting for the control plane."
+	}
+	v := "Verified: this PC proved its compute."
+	if !ds.Verified {
+		v = "Not verified (" + ds.Verification + ")"
+		if ds.VerificationReason != "" {
+			v += ": " + ds.VerificationReason
+		}
+		v += "."
+	}
+	tier := "no benchmark yet"
+	if ds.Tier != "" {
+		tier = fmt.Sprintf("tier %s (score %.0f)", ds.Tier, ds.Score)
+	}
+	return fmt.Sprintf("%s · %s · reputation %.0f %%", v, tier, ds.Reputation*100)
 }

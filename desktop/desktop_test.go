@@ -42,7 +42,7 @@ func newRig(t *testing.T, server string) *rig {
 		DataDir: t.TempDir(), DefaultServer: server, Version: "test",
 		GPU: r.sim, Idle: r.idle, Prefs: r.app.Preferences(),
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		Bench:      bench.Options{PerKind: 50 * time.Millisecond, DiskBytes: 8 << 20, NetBytes: 200_000},
+		Bench: bench.Options{PerKind: 50 * time.Millisecond, DiskBytes: 8 << 20, NetBytes: 200_000},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -369,5 +369,14 @@ func TestBenchmarkScreenRunsAndReports(t *testing.T) {
 	hist, _ := r.sup.BenchHistory()
 	if dev.Benchmark.Score != hist[0].Score || dev.Benchmark.Tier != "bronze" {
 		t.Fatalf("control plane scored %+v, the device %v %s", *dev.Benchmark, hist[0].Score, hist[0].Tier)
+	}
+	// The control plane tells the app what it thinks of the PC.
+	servertest.Eventually(t, 10*time.Second, "the device status back at the app", func() bool {
+		ds := r.sup.Agent.Status().Device
+		return ds.Tier == "bronze" && ds.Verification == "simulated"
+	})
+	r.ui.Refresh()
+	if txt := r.ui.dashboard.standing.Text; !strings.Contains(txt, "tier bronze") || !strings.Contains(txt, "Not verified (simulated)") {
+		t.Fatalf("dashboard standing: %q", txt)
 	}
 }

@@ -377,6 +377,8 @@ func typeOf(msg any) string {
 		return proto.TypeChallengeProof
 	case *proto.BenchReport:
 		return proto.TypeBenchReport
+	case *proto.DeviceStatus:
+		return proto.TypeDeviceStatus
 	}
 	return fmt.Sprintf("%T", msg)
 }

@@ -87,6 +87,7 @@ func New(st *store.Store, h *hub.Hub, cfg Config, log *slog.Logger) *Service {
 	h.Handle(proto.TypeChallengeProof, s.onProof)
 	h.Handle(proto.TypeBenchReport, s.onBench)
 	h.OnConnect(func(id string) {
+		s.tell(context.Background(), id)
 		select {
 		case s.due <- id:
 		default: // the periodic sweep will get to it
@@ -280,6 +281,7 @@ func (s *Service) onProof(ctx context.Context, deviceID string, msg any) error {
 	s.mu.Unlock()
 	if done {
 		s.finish(ctx, p.id, true, true, "")
+		s.tell(ctx, deviceID)
 		s.log.Info("challenge passed", "device", deviceID, "challenge", p.id, "took", s.cfg.Now().Sub(p.issued).Round(time.Millisecond))
 	}
 	return nil
@@ -293,6 +295,7 @@ func (s *Service) fail(ctx context.Context, deviceID string, p *pending, reason 
 	s.mu.Unlock()
 	s.log.Warn("challenge failed", "device", deviceID, "challenge", p.id, "reason", reason)
 	s.finish(ctx, p.id, false, true, reason)
+	s.tell(ctx, deviceID)
 }
 
 func (s *Service) finish(ctx context.Context, id string, passed, counted bool, reason string) {
@@ -372,5 +375,36 @@ func (s *Service) onBench(ctx context.Context, deviceID string, msg any) error {
 		return nil
 	}
 	s.log.Info("benchmark stored", "device", deviceID, "score", rep.Score, "tier", rep.Tier)
+	s.tell(ctx, deviceID)
 	return nil
+}
+
+// tell sends the device what the control plane thinks of it.
+func (s *Service) tell(ctx context.Context, deviceID string) {
+	st, err := s.DeviceStatus(ctx, deviceID)
+	if err != nil {
+		return
+	}
+	if err := s.hub.Send(deviceID, proto.TypeDeviceStatus, st); err != nil && !errors.Is(err, hub.ErrNotConnected) {
+		s.log.Debug("telling device its status", "device", deviceID, "err", err)
+	}
+}
+
+// DeviceStatus gathers a device's verification, latest tier and
+// reputation.
+func (s *Service) DeviceStatus(ctx context.Context, deviceID string) (proto.DeviceStatus, error) {
+	now := s.cfg.Now()
+	v, err := store.DeviceVerification(ctx, s.store.Reader(), deviceID)
+	if err != nil {
+		return proto.DeviceStatus{}, err
+	}
+	ok, status, reason := Status(v, now, s.cfg.Every)
+	out := proto.DeviceStatus{Verified: ok, Verification: status, VerificationReason: reason}
+	if bs, err := store.Benchmarks(ctx, s.store.Reader(), deviceID, 1); err == nil && len(bs) == 1 {
+		out.Tier, out.Score = bs[0].Tier, bs[0].Score
+	}
+	if up, err := store.Uptime(ctx, s.store.Reader(), deviceID, now.Add(-7*24*time.Hour), now, s.hub.Config().HeartbeatInterval); err == nil {
+		out.Reputation = Reputation(up, v.Passed, v.Failed)
+	}
+	return out, nil
 }

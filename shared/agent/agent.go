@@ -83,6 +83,9 @@ type Status struct {
 	Interval    time.Duration
 	Paused      bool
 	PauseReason string
+	// Device is the control plane's view of this device (verification,
+	// tier, reputation), as last sent.
+	Device proto.DeviceStatus
 }
 
 // ErrNotPaired is returned by Serve before pairing.

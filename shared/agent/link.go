@@ -37,6 +37,8 @@ func (a *Agent) handle(ctx context.Context, l *link, msg any) {
 		go a.prove(ctx, l, m)
 	case *proto.ChallengeOpen:
 		go a.open(l, m)
+	case *proto.DeviceStatus:
+		a.setStatus(func(s *Status) { s.Device = *m })
 	default:
 		a.cfg.Log.Warn("unexpected message from the server", "type", typeName(msg))
 	}

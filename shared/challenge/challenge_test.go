@@ -2,9 +2,9 @@ package challenge
 
 import (
 	"context"
-	"fmt"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math/big"
 	"testing"
 	"time"

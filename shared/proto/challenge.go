@@ -186,3 +186,20 @@ func (b *BenchReport) validate() error {
 	}
 	return nil
 }
+
+// DeviceStatus is the control plane's view of the device.
+type DeviceStatus struct {
+	Verified           bool    `json:"verified"`
+	Verification       string  `json:"verification"` // verified, pending, failed, stale, flagged, simulated
+	VerificationReason string  `json:"verification_reason,omitempty"`
+	Tier               string  `json:"tier,omitempty"`
+	Score              float64 `json:"score,omitempty"`
+	Reputation         float64 `json:"reputation"`
+}
+
+func (d *DeviceStatus) validate() error {
+	if len(d.Verification) > 32 || len(d.VerificationReason) > maxFieldLen || len(d.Tier) > 32 || !finite(d.Score, d.Reputation) {
+		return errors.New("bad device status")
+	}
+	return nil
+}

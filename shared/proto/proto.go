@@ -20,7 +20,9 @@
 //	  heartbeats with per-GPU and host telemetry, a sequence number, and a
 //	  state (available or paused, with the reason in words). Never released.
 //	2 (2026-11-22): the verifiable compute challenge (challenge, commit,
-//	  open, one proof message per row) and benchmark reports.
+//	  open, one proof message per row), benchmark reports, and the
+//	  device status the control plane sends back (verification, tier,
+//	  reputation).
 //
 // Every message is decoded strictly (unknown fields are refused), so any
 // added field or type bumps Protocol.
@@ -69,6 +71,9 @@ const (
 	TypeChallengeProof = "challenge_proof"
 	// Agent → server: a finished benchmark run.
 	TypeBenchReport = "bench_report"
+	// Server → agent: what the control plane thinks of the device
+	// (verification, tier, reputation), so the supplier sees it.
+	TypeDeviceStatus = "device_status"
 )
 
 // Websocket close codes (4000–4999 are the application's own).
@@ -199,6 +204,8 @@ func Decode(data []byte) (any, error) {
 		body = &ChallengeProof{}
 	case TypeBenchReport:
 		body = &BenchReport{}
+	case TypeDeviceStatus:
+		body = &DeviceStatus{}
 	case "":
 		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
 	default:
