@@ -102,6 +102,12 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 		"GET /api/v1/devices/{id}/benchmarks":   {path: "/api/v1/devices/DEVICE/benchmarks", want: owned(200)},
 		"POST /api/v1/devices/{id}/verify":      {path: "/api/v1/devices/DEVICE/verify", want: owned(409)}, // the fixture device is not connected
 		"GET /api/v1/explorer/stats":            {want: public(200)},
+		"GET /api/v1/billing":                   {want: mine(200)},
+		"POST /api/v1/billing/faucet":           {want: mine(404)}, // not a demo server: no faucet
+		"GET /api/v1/billing/statement":         {path: "/api/v1/billing/statement?month=2026-11", want: mine(200)},
+		"GET /api/v1/earnings":                  {want: mine(200)},
+		"GET /api/v1/receipts":                  {want: mine(200)},
+		"GET /api/v1/receipts/public-key":       {want: public(200)},
 		"GET /api/v1/speedtest/ping":            {want: public(204)},
 		"GET /api/v1/speedtest/download":        {path: "/api/v1/speedtest/download?bytes=1000", want: public(200)},
 		"POST /api/v1/speedtest/upload":         {body: func(*fixture, *testing.T) any { return map[string]string{"pad": "x"} }, want: public(200)},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/idlegrid/idlegrid/controlplane/account"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
+	"github.com/idlegrid/idlegrid/controlplane/ledger"
 	"github.com/idlegrid/idlegrid/controlplane/problem"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 )
@@ -54,6 +55,11 @@ type Server struct {
 	Challenger interface {
 		Challenge(ctx context.Context, deviceID string) (string, error)
 	}
+	// Ledger and Signer are the money; Demo enables the faucet.
+	Ledger *ledger.Ledger
+	Signer *ledger.Signer
+	Demo   bool
+
 	limiter *limiter
 	speed   *speedLimiter
 }
@@ -146,6 +152,8 @@ func statusOf(err error) int {
 		return http.StatusGone
 	case errors.Is(err, problem.ErrRateLimited):
 		return http.StatusTooManyRequests
+	case errors.Is(err, store.ErrInsufficientFunds):
+		return http.StatusPaymentRequired
 	}
 	return http.StatusInternalServerError
 }

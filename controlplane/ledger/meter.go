@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/bits"
 	"time"
 
@@ -68,6 +69,7 @@ type Meter struct {
 	// Lag keeps the newest seconds out of a window, so heartbeats still in
 	// the hub's write queue are counted in the next one instead of lost.
 	Lag time.Duration
+	Log *slog.Logger
 }
 
 // Settle meters every open assignment up to now − Lag (or its end).
@@ -155,11 +157,13 @@ func (m *Meter) Serve(ctx context.Context, every, hold time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := m.Settle(ctx); err != nil && ctx.Err() == nil {
-				return err
+			// A failed round is retried on the next tick: every window and
+			// release is idempotent, so nothing is lost or booked twice.
+			if err := m.Settle(ctx); err != nil && ctx.Err() == nil && m.Log != nil {
+				m.Log.Error("metering", "err", err)
 			}
-			if _, err := m.Ledger.Release(ctx, hold); err != nil && ctx.Err() == nil {
-				return err
+			if _, err := m.Ledger.Release(ctx, hold); err != nil && ctx.Err() == nil && m.Log != nil {
+				m.Log.Error("releasing earnings", "err", err)
 			}
 		}
 	}

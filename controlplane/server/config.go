@@ -30,6 +30,9 @@ type Config struct {
 	// challenge's matrix size n.
 	ChallengeEvery time.Duration
 	ChallengeSize  int
+	// EarningsHold is how long earnings stay pending before they are
+	// payable (room to catch fraud before money leaves).
+	EarningsHold time.Duration
 }
 
 // Defaults returns the settings for a local start.
@@ -43,6 +46,7 @@ func Defaults() Config {
 		RateLimit:         api.DefaultRateLimit,
 		ChallengeEvery:    time.Hour,
 		ChallengeSize:     challenge.DefaultN,
+		EarningsHold:      72 * time.Hour,
 	}
 }
 
@@ -57,6 +61,7 @@ var envNames = map[string]string{
 	"log-level":          "IDLEGRID_LOG_LEVEL",
 	"challenge-every":    "IDLEGRID_CHALLENGE_EVERY",
 	"challenge-size":     "IDLEGRID_CHALLENGE_SIZE",
+	"earnings-hold":      "IDLEGRID_EARNINGS_HOLD",
 }
 
 // Load builds the config from defaults, the environment and args, reporting
@@ -73,6 +78,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&c.ChallengeEvery, "challenge-every", c.ChallengeEvery, "how often verified devices prove their compute again")
 	fs.IntVar(&c.ChallengeSize, "challenge-size", c.ChallengeSize, "matrix size n of the compute challenge (64..4096)")
+	fs.DurationVar(&c.EarningsHold, "earnings-hold", c.EarningsHold, "how long supplier earnings stay pending before they are payable")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: idlegrid-server [flags]\n\nEvery flag can also be set as an environment variable, e.g. --listen as IDLEGRID_LISTEN.\n\n")
 		fs.PrintDefaults()
@@ -123,6 +129,9 @@ func (c *Config) validate() []error {
 	}
 	if (challenge.Params{N: c.ChallengeSize}).Validate() != nil {
 		errs = append(errs, fmt.Errorf("--challenge-size %d must be between %d and %d", c.ChallengeSize, challenge.MinN, challenge.MaxN))
+	}
+	if c.EarningsHold < 0 {
+		errs = append(errs, fmt.Errorf("--earnings-hold %s must not be negative", c.EarningsHold))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

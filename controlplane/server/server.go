@@ -18,6 +18,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/api"
 	"github.com/idlegrid/idlegrid/controlplane/demo"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
+	"github.com/idlegrid/idlegrid/controlplane/ledger"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/controlplane/verify"
 	"github.com/idlegrid/idlegrid/controlplane/web"
@@ -32,6 +33,9 @@ type Server struct {
 	Accounts *account.Service
 	API      *api.Server
 	Verify   *verify.Service
+	Ledger   *ledger.Ledger
+	Meter    *ledger.Meter
+	Signer   *ledger.Signer
 	handler  http.Handler
 }
 
@@ -46,6 +50,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	ver := verify.New(st, h, verify.Config{Every: cfg.ChallengeEvery, N: cfg.ChallengeSize}, log.With("part", "verify"))
 	a := api.New(st, acc, h, cfg.RateLimit, log.With("part", "api"))
 	a.VerifyEvery, a.Challenger = cfg.ChallengeEvery, ver
+	signer, err := ledger.LoadSigner(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	led := &ledger.Ledger{Store: st, Now: time.Now}
+	a.Ledger, a.Signer, a.Demo = led, signer, cfg.Demo > 0
+	meter := &ledger.Meter{Ledger: led, MaxGap: 3 * cfg.HeartbeatInterval, Lag: 3 * time.Second, Log: log.With("part", "meter")}
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {
 		st.Close()
@@ -57,7 +69,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// Browsers may not post forms or API calls from other origins; agents
 	// and CLIs send no Origin or Sec-Fetch-Site and pass.
 	return &Server{
-		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver,
+		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer,
 		handler: http.NewCrossOriginProtection().Handler(mux),
 	}, nil
 }
@@ -86,6 +98,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready Ready) error 
 	go func() { hubDone <- s.Hub.Serve(hubCtx) }()
 
 	g.Go(func() error { return s.Verify.Serve(gctx) })
+	g.Go(func() error { return s.Meter.Serve(gctx, time.Minute, s.cfg.EarningsHold) })
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)

@@ -203,10 +203,32 @@ func EndAssignment(ctx context.Context, tx *sql.Tx, id string, at time.Time) err
 }
 
 // SettleAssignment records a metered window: the new watermark and totals.
-// It only moves forward (optimistic check on the old watermark).
+// It only moves forward (optimistic check on the old watermark). The first
+// window with an unpaid part stamps unpaid_since.
 func SettleAssignment(ctx context.Context, tx *sql.Tx, id string, from, to time.Time, billedMS, charged, unpaid int64) error {
-	return expectOne(tx.ExecContext(ctx, `UPDATE usage_assignments SET settled_until = ?, billed_ms = ?, charged = ?, unpaid = ? WHERE id = ? AND settled_until = ?`,
-		ms(to), billedMS, charged, unpaid, id, ms(from)))
+	return expectOne(tx.ExecContext(ctx, `UPDATE usage_assignments SET settled_until = ?, billed_ms = ?, charged = ?, unpaid = ?,
+		unpaid_since = CASE WHEN ? > unpaid AND unpaid_since IS NULL THEN ? ELSE unpaid_since END
+		WHERE id = ? AND settled_until = ?`,
+		ms(to), billedMS, charged, unpaid, unpaid, ms(to), id, ms(from)))
+}
+
+// OutOfCredit lists clusters with an open assignment whose requester ran
+// out of credit before since (the grace period's start).
+func OutOfCredit(ctx context.Context, q Querier, since time.Time) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT cluster_id FROM usage_assignments WHERE ended_at IS NULL AND unpaid_since IS NOT NULL AND unpaid_since <= ? ORDER BY cluster_id`, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("listing clusters out of credit: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 // AssignmentsToSettle lists ready assignments not settled up to their end.

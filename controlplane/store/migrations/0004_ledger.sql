@@ -51,7 +51,8 @@ CREATE TABLE usage_assignments (
     settled_until  INTEGER,
     billed_ms      INTEGER NOT NULL DEFAULT 0,
     charged        INTEGER NOT NULL DEFAULT 0,
-    unpaid         INTEGER NOT NULL DEFAULT 0 -- what could not be charged for lack of credit
+    unpaid         INTEGER NOT NULL DEFAULT 0, -- what could not be charged for lack of credit
+    unpaid_since   INTEGER -- when the requester first ran out of credit on it
 ) STRICT;
 CREATE INDEX usage_assignments_open ON usage_assignments(ended_at, settled_until);
 CREATE INDEX usage_assignments_requester ON usage_assignments(requester_id, created_at);
@@ -66,4 +67,19 @@ CREATE TABLE receipts (
     body          TEXT NOT NULL, -- canonical JSON that was signed
     signature     BLOB NOT NULL,
     created_at    INTEGER NOT NULL
+) STRICT;
+
+-- Quotes: a price promised for a short time. A deploy with an expired or
+-- changed quote is re-quoted, never silently charged more.
+CREATE TABLE quotes (
+    id             TEXT PRIMARY KEY,
+    user_id        TEXT NOT NULL REFERENCES users(id),
+    request        TEXT NOT NULL, -- canonical JSON of what was asked
+    devices        TEXT NOT NULL, -- JSON: device ids and their prices
+    gpus           INTEGER NOT NULL,
+    hours          INTEGER NOT NULL,
+    price_per_hour INTEGER NOT NULL, -- micro-USD per hour for the whole cluster
+    total          INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL
 ) STRICT;
