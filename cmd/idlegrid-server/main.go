@@ -10,12 +10,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/demo"
 	"github.com/idlegrid/idlegrid/controlplane/server"
 )
 
+var timeNow = time.Now
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "credit" {
+		os.Exit(runCredit(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	}
 	cfg, err := server.Load(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/server"
+	"github.com/idlegrid/idlegrid/controlplane/store"
 )
 
 func repoRoot(t *testing.T) string {
@@ -197,4 +199,39 @@ func countOnline(t *testing.T, url, token string) (online, total int) {
 		}
 	}
 	return online, len(out.Devices)
+}
+
+func TestCreditCommand(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(t.Context(), func(tx *sql.Tx) error {
+		return store.InsertUser(t.Context(), tx, store.User{ID: "usr_1", Email: "renter@example.com", PasswordHash: "x", CreatedAt: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errb strings.Builder
+	run := func(args ...string) int {
+		out.Reset()
+		errb.Reset()
+		return runCredit(t.Context(), append([]string{"--data", dir}, args...), &out, &errb)
+	}
+	if code := run("--email", "renter@example.com", "--amount", "12.5", "--key", "T-1"); code != 0 || !strings.Contains(out.String(), "credit is now $12.50") {
+		t.Fatalf("credit: %d %q %q", code, out.String(), errb.String())
+	}
+	if code := run("--email", "renter@example.com", "--amount", "12.5", "--key", "T-1"); code != 0 || !strings.Contains(out.String(), "nothing added") || !strings.Contains(out.String(), "$12.50") {
+		t.Fatalf("retry: %d %q", code, out.String())
+	}
+	if code := run("--email", "renter@example.com", "--amount", "1.2345678", "--key", "T-2"); code != 2 || !strings.Contains(errb.String(), "6 decimal places") {
+		t.Fatalf("too many decimals: %d %q", code, errb.String())
+	}
+	if code := run("--amount", "5"); code != 2 || !strings.Contains(errb.String(), "--email is required") || !strings.Contains(errb.String(), "--key is required") {
+		t.Fatalf("missing flags: %d %q", code, errb.String())
+	}
+	if code := run("--email", "ghost@example.com", "--amount", "5", "--key", "T-3"); code != 1 || !strings.Contains(errb.String(), "no account") {
+		t.Fatalf("unknown account: %d %q", code, errb.String())
+	}
 }

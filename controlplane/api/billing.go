@@ -15,6 +15,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/ledger"
 	"github.com/idlegrid/idlegrid/controlplane/problem"
 	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/shared/money"
 )
 
 // BillingJSON is a user's money at a glance, in micro-USD.
@@ -59,20 +60,9 @@ func (s *Server) billing(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// usd formats micro-USD for display: "$12.34", with more digits only when
+// usd formats micro-USD for display: "$12.34", more digits only when
 // needed.
-func usd(m int64) string {
-	sign := ""
-	if m < 0 {
-		sign, m = "-", -m
-	}
-	whole, frac := m/1_000_000, m%1_000_000
-	fs := strings.TrimRight(fmt.Sprintf("%06d", frac), "0")
-	for len(fs) < 2 {
-		fs += "0"
-	}
-	return sign + "$" + strconv.FormatInt(whole, 10) + "." + fs
-}
+func usd(m int64) string { return money.Micros(m).USD() }
 
 // FaucetAmount is the demo faucet's gift: $50 of credit.
 const FaucetAmount = 50_000_000

@@ -124,8 +124,8 @@ func TestChargesAddUpAcrossWindows(t *testing.T) {
 		t.Fatal("an overflowing charge was accepted")
 	}
 	for _, amount := range []int64{0, 1, 19, 20, 999_999, 123_456_789} {
-		s, f := splitFee(amount, 500)
-		if s+f != amount || f != amount*500/10000 {
+		s, f, err := splitFee(amount, 500)
+		if err != nil || s+f != amount || f != amount*500/10000 {
 			t.Fatalf("split %d: %d + %d", amount, s, f)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/shared/money"
 )
 
 // BillableMS is how much of [from, to) a device is proven alive, from its
@@ -50,12 +51,11 @@ func chargeFor(pricePerHour, billedMS int64) (int64, error) {
 	return int64(q), nil
 }
 
-// splitFee is the platform's share of amount: floor(amount × bp / 10000);
+// splitFee is the platform's share of amount, floor(amount × bp / 10000);
 // the supplier gets the rest, so the two always add up to the charge.
-func splitFee(amount, bp int64) (supplier, fee int64) {
-	hi, lo := bits.Mul64(uint64(amount), uint64(bp))
-	q, _ := bits.Div64(hi, lo, 10_000)
-	return amount - int64(q), int64(q)
+func splitFee(amount, bp int64) (supplier, fee int64, err error) {
+	sup, f, err := money.Split(money.Micros(amount), bp)
+	return int64(sup), int64(f), err
 }
 
 // Meter settles assignments: per second, server time, only while the
@@ -127,7 +127,10 @@ func (m *Meter) settle(ctx context.Context, a store.Assignment) error {
 			}
 			take := min(owed, max(credit, 0))
 			if take > 0 {
-				supplier, fee := splitFee(take, a.FeeBP)
+				supplier, fee, err := splitFee(take, a.FeeBP)
+				if err != nil {
+					return err
+				}
 				ps := []Posting{{Requester(a.RequesterID), -take}}
 				if supplier > 0 {
 					ps = append(ps, Posting{SupplierPending(a.SupplierID), supplier})
