@@ -80,7 +80,7 @@ func TestDocMatchesCode(t *testing.T) {
 	}
 	want := []string{
 		usd(p.BasePerHour), usd(p.SupplierPerHour), usd(p.FeePerHour), usd(p.PricePerHour),
-		"| " + percent(demandKneeBP) + " ", formatBP(demandFullBP), formatBP(peakBP),
+		percent(demandKneeBP), formatBP(demandFullBP), formatBP(peakBP),
 	}
 	for _, f := range p.Factors {
 		want = append(want, usd(f.After))
@@ -106,6 +106,15 @@ func TestDocMatchesCode(t *testing.T) {
 // usd writes micro-USD as dollars, the way the doc does: 282554 → "$0.282554".
 func usd(micro int64) string {
 	return fmt.Sprintf("$%d.%06d", micro/1_000_000, micro%1_000_000)
+}
+
+// sparse picks a slice of grid small enough to sweep another input
+// through every value: still every tier, both sides of the peak window and
+// the slowest and fastest lines.
+func sparse(in Inputs) bool {
+	return (in.DownMbps == 0 || in.DownMbps == 1000) &&
+		(in.At.Hour() == 9 || in.At.Hour() == 17) &&
+		(in.Region == "" || in.Region == "asia")
 }
 
 // grid yields many valid inputs across every band of every factor.
@@ -180,7 +189,7 @@ func checkPrice(t testing.TB, p Price, fee int64) {
 
 func TestMonotonicity(t *testing.T) {
 	cfg := DefaultConfig()
-	quote := func(in Inputs) Price {
+	quote := func(t testing.TB, in Inputs) Price {
 		t.Helper()
 		p, err := Quote(in, cfg)
 		if err != nil {
@@ -188,71 +197,88 @@ func TestMonotonicity(t *testing.T) {
 		}
 		return p
 	}
-	never := func(what string, in Inputs, prev, next Price, cheaper bool) {
+	// sweep quotes each input of next in turn and checks that neither the
+	// price nor the supplier's rate ever moves the wrong way.
+	sweep := func(t testing.TB, what string, cheaper bool, next func(*Inputs) bool, in Inputs) int {
 		t.Helper()
-		for _, c := range []struct {
-			name       string
-			prev, next int64
-		}{
-			{"price", prev.PricePerHour, next.PricePerHour},
-			{"supplier's rate", prev.SupplierPerHour, next.SupplierPerHour},
-		} {
-			if cheaper && c.next < c.prev || !cheaper && c.next > c.prev {
-				t.Fatalf("%s changed the %s from %d to %d at %+v", what, c.name, c.prev, c.next, in)
+		prev, n := quote(t, in), 0
+		for next(&in) {
+			p := quote(t, in)
+			for _, c := range []struct {
+				name     string
+				was, now int64
+			}{
+				{"price", prev.PricePerHour, p.PricePerHour},
+				{"supplier's rate", prev.SupplierPerHour, p.SupplierPerHour},
+			} {
+				if cheaper && c.now < c.was || !cheaper && c.now > c.was {
+					t.Fatalf("%s changed the %s from %d to %d at %+v", what, c.name, c.was, c.now, in)
+				}
 			}
+			prev = p
+			n++
+		}
+		return n
+	}
+	atLeast := func(t testing.TB, n, want int) {
+		t.Helper()
+		if n < want {
+			t.Fatalf("swept only %d steps, want at least %d", n, want)
 		}
 	}
 
 	t.Run("higher tier never cheaper", func(t *testing.T) {
+		n := 0
 		for in := range grid {
 			if in.Tier != Unrated {
 				continue
 			}
-			prev := quote(in)
-			for _, tier := range tiers[1:] {
-				in.Tier = tier
-				next := quote(in)
-				never("a higher tier", in, prev, next, true)
-				prev = next
-			}
+			i := 0
+			n += sweep(t, "a higher tier", true, func(in *Inputs) bool {
+				if i++; i >= len(tiers) {
+					return false
+				}
+				in.Tier = tiers[i]
+				return true
+			}, in)
 		}
+		atLeast(t, n, 40_000)
 	})
 	t.Run("more busy never cheaper", func(t *testing.T) {
+		n := 0
 		for in := range grid {
-			if in.Busy != 0 || in.Matching != 1 {
+			if in.Busy != 0 || in.Matching != 1 || !sparse(in) || in.Hours == 23 || in.Hours == 167 {
 				continue
 			}
-			in.Matching = 1000
-			prev := quote(in)
-			for in.Busy = 1; in.Busy <= in.Matching; in.Busy++ {
-				next := quote(in)
-				never("one more busy device", in, prev, next, true)
-				prev = next
-			}
+			in.Matching = 100
+			n += sweep(t, "one more busy device", true, func(in *Inputs) bool {
+				in.Busy++
+				return in.Busy <= in.Matching
+			}, in)
 		}
+		atLeast(t, n, 10_000)
 	})
 	t.Run("longer commitment never pricier per hour", func(t *testing.T) {
+		n := 0
 		for in := range grid {
-			if in.Hours != MinHours {
+			if in.Hours != MinHours || !sparse(in) || in.Region != "" || in.Matching != 1 && in.Matching != 10 {
 				continue
 			}
-			prev := quote(in)
-			for in.Hours = MinHours + 1; in.Hours <= MaxHours; in.Hours++ {
-				next := quote(in)
-				never("a longer commitment", in, prev, next, false)
-				prev = next
-			}
+			n += sweep(t, "a longer commitment", false, func(in *Inputs) bool {
+				in.Hours++
+				return in.Hours <= MaxHours
+			}, in)
 		}
+		atLeast(t, n, 40_000)
 	})
 	t.Run("faster line never cheaper", func(t *testing.T) {
 		in := workedExample
 		in.DownMbps = 0
-		prev := quote(in)
-		for in.DownMbps = 1; in.DownMbps <= 2000; in.DownMbps++ {
-			next := quote(in)
-			never("a faster line", in, prev, next, true)
-			prev = next
-		}
+		n := sweep(t, "a faster line", true, func(in *Inputs) bool {
+			in.DownMbps++
+			return in.DownMbps <= 2000
+		}, in)
+		atLeast(t, n, 2000)
 	})
 }
 
@@ -355,10 +381,10 @@ func TestConfigValidation(t *testing.T) {
 func TestQuoteOverflowAndZero(t *testing.T) {
 	cfg := DefaultConfig()
 	for _, tier := range tiers {
-		cfg.BasePerHour[tier] = math.MaxInt64 / 2
+		cfg.BasePerHour[tier] = math.MaxInt64 / 10 * 9
 	}
-	if _, err := Quote(workedExample, cfg); !errors.Is(err, ErrOverflow) {
-		t.Errorf("Quote at a base of MaxInt64/2 = %v, want ErrOverflow", err)
+	if _, err := Quote(workedExample, cfg); !errors.Is(err, ErrOverflow) || !strings.Contains(err.Error(), "demand") {
+		t.Errorf("Quote at a base of 0.9 × MaxInt64 = %v, want ErrOverflow applying demand", err)
 	}
 
 	cfg = DefaultConfig()
@@ -368,6 +394,36 @@ func TestQuoteOverflowAndZero(t *testing.T) {
 	in.At = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	if _, err := Quote(in, cfg); err == nil || !strings.Contains(err.Error(), "rounds to 0") {
 		t.Errorf("Quote at a base of 1 micro-USD = %v, want a rounds-to-zero error", err)
+	}
+}
+
+func TestGrossUp(t *testing.T) {
+	tests := []struct {
+		name          string
+		supplier, fee int64
+		want          int64
+		wantErr       error
+	}{
+		{"nothing", 0, 500, 0, nil},
+		{"one micro-dollar", 1, 500, 1, nil}, // the fee on 1 rounds to 0
+		{"19 micro-dollars", 19, 500, 19, nil},
+		{"20 micro-dollars", 20, 500, 21, nil}, // ⌊21 × 5 %⌋ = 1
+		{"100 micro-dollars", 100, 500, 105, nil},
+		{"where rounding up would overshoot", 100, 500, 105, nil}, // ⌈100/0.95⌉ = 106 would pay 101
+		{"the worked example", 268_427, 500, 282_554, nil},
+		{"no fee", 268_427, 0, 268_427, nil},
+		{"a 99.99 % fee", 1, 9_999, 1, nil},
+		{"a 99.99 % fee, more", 2, 9_999, 10_001, nil},
+		{"largest int64 without a fee", math.MaxInt64, 0, math.MaxInt64, nil},
+		{"overflow", math.MaxInt64/20*19 + 100, 500, 0, ErrOverflow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := grossUp(tt.supplier, tt.fee)
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Fatalf("grossUp(%d, %d) = %d, %v; want %d, %v", tt.supplier, tt.fee, got, err, tt.want, tt.wantErr)
+			}
+		})
 	}
 }
 
