@@ -102,6 +102,7 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 		"GET /api/v1/devices/{id}/benchmarks":   {path: "/api/v1/devices/DEVICE/benchmarks", want: owned(200)},
 		"POST /api/v1/devices/{id}/verify":      {path: "/api/v1/devices/DEVICE/verify", want: owned(409)}, // the fixture device is not connected
 		"GET /api/v1/explorer/stats":            {want: public(200)},
+		"POST /api/v1/clusters/quote":           {body: func(*fixture, *testing.T) any { return map[string]int{"gpus": 1, "hours": 1} }, want: want{401, 409, 409}}, // the fixture device is offline: no supply
 		"GET /api/v1/billing":                   {want: mine(200)},
 		"POST /api/v1/billing/faucet":           {want: mine(404)}, // not a demo server: no faucet
 		"GET /api/v1/billing/statement":         {path: "/api/v1/billing/statement?month=2026-11", want: mine(200)},

@@ -21,6 +21,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/ledger"
 	"github.com/idlegrid/idlegrid/controlplane/problem"
+	"github.com/idlegrid/idlegrid/controlplane/sched"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 )
 
@@ -55,6 +56,10 @@ type Server struct {
 	Challenger interface {
 		Challenge(ctx context.Context, deviceID string) (string, error)
 	}
+	// Quoter prices cluster requests; DepositHours of the price must be
+	// covered by credit to deploy.
+	Quoter       *sched.Quoter
+	DepositHours int
 	// Ledger and Signer are the money; Demo enables the faucet.
 	Ledger *ledger.Ledger
 	Signer *ledger.Signer

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/idlegrid/idlegrid/controlplane/ledger"
 	"github.com/idlegrid/idlegrid/controlplane/problem"
+	"github.com/idlegrid/idlegrid/controlplane/sched"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/shared/money"
 )
@@ -274,5 +276,34 @@ func (s *Server) receiptKey(w http.ResponseWriter, r *http.Request) error {
 		"algorithm": "ed25519", "public_key": base64.StdEncoding.EncodeToString(s.Signer.PublicKey()),
 		"signed_message": "\"idlegrid/receipt/v1\\n\" followed by the receipt body",
 	})
+	return nil
+}
+
+// QuoteJSON is a quote with whether the caller can afford to deploy it.
+type QuoteJSON struct {
+	sched.Quote
+	Affordable bool   `json:"affordable"`
+	Shortfall  string `json:"shortfall,omitempty"`
+}
+
+func (s *Server) quote(w http.ResponseWriter, r *http.Request) error {
+	var req sched.Request
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	u := UserFrom(r.Context())
+	q, err := s.Quoter.Quote(r.Context(), u.ID, req)
+	if err != nil {
+		return err
+	}
+	out := QuoteJSON{Quote: q, Affordable: true}
+	if err := s.Ledger.CheckDeposit(r.Context(), u.ID, q.PricePerHour, s.DepositHours); err != nil {
+		var pe *problem.Error
+		if !errors.As(err, &pe) {
+			return err
+		}
+		out.Affordable, out.Shortfall = false, pe.Message
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

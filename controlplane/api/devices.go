@@ -11,6 +11,7 @@ import (
 
 	"github.com/idlegrid/idlegrid/controlplane/account"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
+	"github.com/idlegrid/idlegrid/controlplane/pricing"
 	"github.com/idlegrid/idlegrid/controlplane/problem"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/controlplane/verify"
@@ -67,6 +68,9 @@ type DeviceJSON struct {
 	Verification VerificationJSON `json:"verification"`
 	Benchmark    *BenchmarkJSON   `json:"benchmark,omitempty"`
 	Reputation   ReputationJSON   `json:"reputation"`
+	// EarnsPerHour is what the device earns per hour (micro-USD, all its
+	// GPUs) at its tier when rented now, before supply and demand.
+	EarnsPerHour int64 `json:"earns_per_hour"`
 }
 
 // VerificationJSON is whether the device proved its compute.
@@ -139,8 +143,15 @@ func (s *Server) DeviceView(ctx context.Context, d store.Device, now time.Time) 
 	if err != nil {
 		return out, err
 	}
+	tier := pricing.Unrated
 	if len(bs) == 1 {
 		out.Benchmark = &BenchmarkJSON{MeasuredAt: bs[0].MeasuredAt, Score: bs[0].Score, Tier: bs[0].Tier, Report: json.RawMessage(bs[0].Report)}
+		tier = bs[0].Tier
+	}
+	if len(d.GPUs) > 0 && s.Quoter != nil {
+		if p, err := pricing.Quote(pricing.Inputs{Tier: tier, Matching: 1, At: now, Hours: 1, DownMbps: 100}, s.Quoter.Pricing); err == nil {
+			out.EarnsPerHour = p.SupplierPerHour * int64(len(d.GPUs))
+		}
 	}
 	return out, nil
 }

@@ -36,6 +36,7 @@ func Routes() []Route {
 		{Method: "GET", Path: "/api/v1/devices/{id}/benchmarks", Access: User, handle: (*Server).deviceBenchmarks},
 		{Method: "POST", Path: "/api/v1/devices/{id}/verify", Access: User, handle: (*Server).verifyDevice},
 		{Method: "GET", Path: "/api/v1/explorer/stats", Access: Public, handle: (*Server).explorerStats},
+		{Method: "POST", Path: "/api/v1/clusters/quote", Access: User, handle: (*Server).quote},
 		{Method: "GET", Path: "/api/v1/billing", Access: User, handle: (*Server).billing},
 		{Method: "POST", Path: "/api/v1/billing/faucet", Access: User, handle: (*Server).faucet},
 		{Method: "GET", Path: "/api/v1/billing/statement", Access: User, handle: (*Server).statement},

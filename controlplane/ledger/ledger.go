@@ -26,6 +26,7 @@ import (
 
 	"github.com/idlegrid/idlegrid/controlplane/problem"
 	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/shared/money"
 )
 
 // Account kinds.
@@ -214,3 +215,21 @@ func (l *Ledger) Release(ctx context.Context, hold time.Duration) (int, error) {
 	}
 	return n, nil
 }
+
+// CheckDeposit fails, saying by how much, when a requester's credit does
+// not cover hours of perHour: a deploy needs at least its first hour(s)
+// paid for.
+func (l *Ledger) CheckDeposit(ctx context.Context, userID string, perHour int64, hours int) error {
+	need := perHour * int64(hours)
+	have, err := store.LedgerBalance(ctx, l.Store.Reader(), Requester(userID))
+	if err != nil {
+		return err
+	}
+	if have < need {
+		return problem.New(store.ErrInsufficientFunds, "insufficient_funds",
+			"this needs %s of credit for the first %d hour(s); you have %s: top up %s or more", usd(need), hours, usd(have), usd(need-have))
+	}
+	return nil
+}
+
+func usd(m int64) string { return money.Micros(m).USD() }

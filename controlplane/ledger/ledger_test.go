@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -323,5 +324,52 @@ func TestReceiptsVerifyAndForgeriesFail(t *testing.T) {
 	forged := []byte(string(body[:len(body)-2]) + "9}")
 	if _, err := VerifyReceipt(s.PublicKey(), forged, sig); err == nil {
 		t.Fatal("an edited receipt verified")
+	}
+}
+
+// A requester who runs out of credit is not charged below zero; the
+// shortfall is recorded, and after the grace period the cluster shows up as
+// one to stop.
+func TestOutOfCreditIsRecordedNotOverdrawn(t *testing.T) {
+	w := newWorld(t, 2, 1)
+	ctx := t.Context()
+	renter, gamer := w.users[0], w.users[1]
+	if _, err := w.l.TopUp(ctx, renter, 1000, "small", ""); err != nil { // $0.001
+		t.Fatal(err)
+	}
+	err := w.st.Write(ctx, func(tx *sql.Tx) error {
+		a := store.Assignment{ID: "asg_x", ClusterID: "cls_broke", DeviceID: w.devs[0], RequesterID: renter, SupplierID: gamer, PricePerHour: 3_600_000, FeeBP: 500, CreatedAt: w.clk.t}
+		if err := store.InsertAssignment(ctx, tx, a); err != nil {
+			return err
+		}
+		return store.SetAssignmentReady(ctx, tx, a.ID, w.clk.t)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 { // ten seconds at $1 per 1000 s … costs $0.01, credit is $0.001
+		w.heartbeat(w.devs[0])
+		w.clk.t = w.clk.t.Add(time.Second)
+	}
+	w.heartbeat(w.devs[0])
+	if err := w.m.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.check()
+	a, _ := store.AssignmentByID(ctx, w.st.Reader(), "asg_x")
+	if a.Charged != 1000 || a.Unpaid != 9000 {
+		t.Fatalf("charged %d unpaid %d, want 1000 and 9000", a.Charged, a.Unpaid)
+	}
+	if b, _ := w.l.BalancesOf(ctx, renter); b.Credit != 0 {
+		t.Fatalf("credit %d, want 0", b.Credit)
+	}
+	if ids, _ := store.OutOfCredit(ctx, w.st.Reader(), w.clk.t.Add(-5*time.Minute)); len(ids) != 0 {
+		t.Fatalf("stopped within the grace period: %v", ids)
+	}
+	if ids, _ := store.OutOfCredit(ctx, w.st.Reader(), w.clk.t); len(ids) != 1 || ids[0] != "cls_broke" {
+		t.Fatalf("after the grace period: %v", ids)
+	}
+	if err := w.l.CheckDeposit(ctx, renter, 3_600_000, 1); err == nil || !strings.Contains(err.Error(), "top up $3.60") {
+		t.Fatalf("deposit check: %v", err)
 	}
 }

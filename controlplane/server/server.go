@@ -19,6 +19,8 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/demo"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/ledger"
+	"github.com/idlegrid/idlegrid/controlplane/pricing"
+	"github.com/idlegrid/idlegrid/controlplane/sched"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/controlplane/verify"
 	"github.com/idlegrid/idlegrid/controlplane/web"
@@ -57,6 +59,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	led := &ledger.Ledger{Store: st, Now: time.Now}
 	a.Ledger, a.Signer, a.Demo = led, signer, cfg.Demo > 0
+	a.Quoter = &sched.Quoter{Store: st, Hub: h, Pricing: pricing.DefaultConfig(), VerifyEvery: cfg.ChallengeEvery, Now: time.Now}
+	a.DepositHours = 1
 	meter := &ledger.Meter{Ledger: led, MaxGap: 3 * cfg.HeartbeatInterval, Lag: 3 * time.Second, Log: log.With("part", "meter")}
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {

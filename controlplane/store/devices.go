@@ -295,3 +295,80 @@ func TouchDevices(ctx context.Context, tx *sql.Tx, seen map[string]time.Time) er
 	}
 	return nil
 }
+
+// OnlineDevices lists devices seen since since, with their GPUs.
+func OnlineDevices(ctx context.Context, q Querier, since time.Time) ([]Device, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE last_seen_at >= ? ORDER BY id`, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("listing online devices: %w", err)
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading device: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	gpus, err := deviceGPUs(ctx, q, `WHERE device_id IN (SELECT id FROM devices WHERE last_seen_at >= ?)`, ms(since))
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].GPUs = gpus[out[i].ID]
+	}
+	return out, nil
+}
+
+// BusyDevices is the set of devices with an open assignment.
+func BusyDevices(ctx context.Context, q Querier) (map[string]bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT device_id FROM usage_assignments WHERE ended_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("listing busy devices: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// InsertQuote stores a quote.
+func InsertQuote(ctx context.Context, tx *sql.Tx, q Quote) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO quotes(id, user_id, request, devices, gpus, hours, price_per_hour, total, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		q.ID, q.UserID, q.Request, q.Devices, q.GPUs, q.Hours, q.PricePerHour, q.Total, ms(q.CreatedAt), ms(q.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("inserting quote: %w", err)
+	}
+	return nil
+}
+
+// QuoteByID reads one of userID's quotes.
+func QuoteByID(ctx context.Context, q Querier, userID, id string) (Quote, error) {
+	var out Quote
+	var created, expires int64
+	err := q.QueryRowContext(ctx, `SELECT id, user_id, request, devices, gpus, hours, price_per_hour, total, created_at, expires_at FROM quotes WHERE id = ? AND user_id = ?`, id, userID).
+		Scan(&out.ID, &out.UserID, &out.Request, &out.Devices, &out.GPUs, &out.Hours, &out.PricePerHour, &out.Total, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, ErrNotFound
+	}
+	out.CreatedAt, out.ExpiresAt = fromMS(created), fromMS(expires)
+	return out, err
+}
+
+// Quote is a stored price promise.
+type Quote struct {
+	ID, UserID, Request, Devices string
+	GPUs, Hours                  int
+	PricePerHour, Total          int64
+	CreatedAt, ExpiresAt         time.Time
+}

@@ -1,0 +1,246 @@
+// Package sched picks devices for a cluster request. Quote finds the
+// matching supply, prices each device with the published formula and
+// picks the cheapest devices that cover the GPUs asked for; the price is
+// stored as a short-lived quote a deploy must honour.
+package sched
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/idlegrid/idlegrid/controlplane/hub"
+	"github.com/idlegrid/idlegrid/controlplane/pricing"
+	"github.com/idlegrid/idlegrid/controlplane/problem"
+	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/controlplane/verify"
+	"github.com/idlegrid/idlegrid/shared/proto"
+)
+
+// Request is what a requester asks for.
+type Request struct {
+	GPUModel     string `json:"gpu_model,omitempty"` // substring, any case ("4090"); empty: any
+	GPUs         int    `json:"gpus"`
+	MinVRAMGiB   int    `json:"min_vram_gib,omitempty"`
+	Region       string `json:"region,omitempty"`
+	MinDownMbps  int    `json:"min_down_mbps,omitempty"`
+	VerifiedOnly bool   `json:"verified_only,omitempty"`
+	Hours        int    `json:"hours"`
+	// MaxPricePerGPUHour, in micro-USD, leaves out pricier devices; 0: no cap.
+	MaxPricePerGPUHour int64 `json:"max_price_per_gpu_hour,omitempty"`
+}
+
+// Validate reports every problem with the request at once.
+func (r Request) Validate() error {
+	var probs []string
+	if r.GPUs < 1 || r.GPUs > 256 {
+		probs = append(probs, "gpus must be 1..256")
+	}
+	if r.Hours < pricing.MinHours || r.Hours > pricing.MaxHours {
+		probs = append(probs, fmt.Sprintf("hours must be %d..%d", pricing.MinHours, pricing.MaxHours))
+	}
+	if r.MinVRAMGiB < 0 || r.MinVRAMGiB > 1024 || r.MinDownMbps < 0 || r.MaxPricePerGPUHour < 0 {
+		probs = append(probs, "min_vram_gib, min_down_mbps and max_price_per_gpu_hour must not be negative")
+	}
+	if len(r.GPUModel) > 64 || len(r.Region) > 32 {
+		probs = append(probs, "gpu_model or region is too long")
+	}
+	if len(probs) > 0 {
+		return problem.Invalid("bad_request", "%s", strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// Line is one device in a quote.
+type Line struct {
+	DeviceID        string `json:"device_id"`
+	GPUModel        string `json:"gpu_model"`
+	GPUs            int    `json:"gpus"`
+	Tier            string `json:"tier"`
+	Verified        bool   `json:"verified"`
+	Simulated       bool   `json:"simulated"`
+	PricePerGPUHour int64  `json:"price_per_gpu_hour"`
+	SupplierPerHour int64  `json:"supplier_per_gpu_hour"`
+}
+
+// Quote is a priced selection.
+type Quote struct {
+	ID           string    `json:"quote_id"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	GPUs         int       `json:"gpus"`
+	Hours        int       `json:"hours"`
+	PricePerHour int64     `json:"price_per_hour"` // the whole cluster, micro-USD
+	FeePerHour   int64     `json:"fee_per_hour"`   // of which the platform fee
+	Total        int64     `json:"total"`
+	Lines        []Line    `json:"devices"`
+	Matching     int       `json:"matching_devices"`
+	Busy         int       `json:"busy_devices"`
+}
+
+// Quoter prices requests against the live supply.
+type Quoter struct {
+	Store       *store.Store
+	Hub         *hub.Hub
+	Pricing     pricing.Config
+	VerifyEvery time.Duration
+	TTL         time.Duration // quotes are valid this long (default 5 min)
+	Now         func() time.Time
+}
+
+type candidate struct {
+	d        store.Device
+	line     Line
+	fee      int64
+	busy     bool
+	model    string
+	downMbps int
+}
+
+// Quote prices r for userID and stores the quote. Not enough supply is a
+// Conflict that says what is available.
+func (q *Quoter) Quote(ctx context.Context, userID string, r Request) (Quote, error) {
+	if err := r.Validate(); err != nil {
+		return Quote{}, err
+	}
+	now := q.Now()
+	devs, err := store.OnlineDevices(ctx, q.Store.Reader(), q.Hub.Config().OnlineSince(now))
+	if err != nil {
+		return Quote{}, err
+	}
+	busy, err := store.BusyDevices(ctx, q.Store.Reader())
+	if err != nil {
+		return Quote{}, err
+	}
+	var matching []candidate
+	models := map[string]int{}
+	for _, d := range devs {
+		if len(d.GPUs) == 0 {
+			continue
+		}
+		models[d.GPUs[0].Name] += len(d.GPUs)
+		c, ok, err := q.consider(ctx, d, r, now)
+		if err != nil {
+			return Quote{}, err
+		}
+		if !ok {
+			continue
+		}
+		c.busy = busy[d.ID]
+		if live, on := q.Hub.Live(d.ID); on && live.State == proto.StatePaused {
+			c.busy = true // a paused PC is not offering itself
+		}
+		matching = append(matching, c)
+	}
+	out := Quote{GPUs: r.GPUs, Hours: r.Hours, Matching: len(matching)}
+	var free []candidate
+	for _, c := range matching {
+		if c.busy {
+			out.Busy++
+		} else {
+			free = append(free, c)
+		}
+	}
+	if len(matching) == 0 {
+		return Quote{}, q.noSupply(r, 0, models)
+	}
+	for i := range free {
+		p, err := pricing.Quote(pricing.Inputs{Tier: free[i].line.Tier, DownMbps: free[i].downMbps, Matching: len(matching), Busy: out.Busy,
+			At: now, Region: r.Region, Hours: r.Hours}, q.Pricing)
+		if err != nil {
+			return Quote{}, problem.Invalid("bad_request", "%v", err)
+		}
+		free[i].line.PricePerGPUHour, free[i].line.SupplierPerHour, free[i].fee = p.PricePerHour, p.SupplierPerHour, p.FeePerHour
+	}
+	if r.MaxPricePerGPUHour > 0 {
+		free = slices.DeleteFunc(free, func(c candidate) bool { return c.line.PricePerGPUHour > r.MaxPricePerGPUHour })
+	}
+	sort.SliceStable(free, func(i, j int) bool { return free[i].line.PricePerGPUHour < free[j].line.PricePerGPUHour })
+	got := 0
+	for _, c := range free {
+		if got >= r.GPUs {
+			break
+		}
+		out.Lines = append(out.Lines, c.line)
+		out.PricePerHour += c.line.PricePerGPUHour * int64(c.line.GPUs)
+		out.FeePerHour += c.fee * int64(c.line.GPUs)
+		got += c.line.GPUs
+	}
+	if got < r.GPUs {
+		return Quote{}, q.noSupply(r, got, models)
+	}
+	out.Total = out.PricePerHour * int64(r.Hours)
+	ttl := q.TTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	idb := make([]byte, 10)
+	_, _ = rand.Read(idb)
+	out.ID, out.ExpiresAt = "quo_"+hex.EncodeToString(idb), now.Add(ttl)
+	reqJSON, _ := json.Marshal(r)
+	linesJSON, _ := json.Marshal(out.Lines)
+	err = q.Store.Write(ctx, func(tx *sql.Tx) error {
+		return store.InsertQuote(ctx, tx, store.Quote{ID: out.ID, UserID: userID, Request: string(reqJSON), Devices: string(linesJSON),
+			GPUs: r.GPUs, Hours: r.Hours, PricePerHour: out.PricePerHour, Total: out.Total, CreatedAt: now, ExpiresAt: out.ExpiresAt})
+	})
+	return out, err
+}
+
+// consider checks one device against the request's filters.
+func (q *Quoter) consider(ctx context.Context, d store.Device, r Request, now time.Time) (candidate, bool, error) {
+	g := d.GPUs[0]
+	if r.GPUModel != "" && !strings.Contains(strings.ToLower(g.Name), strings.ToLower(r.GPUModel)) {
+		return candidate{}, false, nil
+	}
+	if uint64(r.MinVRAMGiB)<<30 > g.MemoryTotal {
+		return candidate{}, false, nil
+	}
+	c := candidate{d: d, model: g.Name, line: Line{DeviceID: d.ID, GPUModel: g.Name, GPUs: len(d.GPUs), Simulated: d.Simulated}}
+	bs, err := store.Benchmarks(ctx, q.Store.Reader(), d.ID, 1)
+	if err != nil {
+		return c, false, err
+	}
+	if len(bs) == 1 {
+		c.line.Tier = bs[0].Tier
+		var rep proto.BenchReport
+		if json.Unmarshal([]byte(bs[0].Report), &rep) == nil {
+			for _, res := range rep.Results {
+				if res.Kind == "network" {
+					c.downMbps = int(res.NetDownMbps)
+				}
+			}
+		}
+	}
+	if r.MinDownMbps > 0 && c.downMbps < r.MinDownMbps {
+		return c, false, nil
+	}
+	v, err := store.DeviceVerification(ctx, q.Store.Reader(), d.ID)
+	if err != nil {
+		return c, false, err
+	}
+	c.line.Verified, _, _ = verify.Status(v, now, q.VerifyEvery)
+	if r.VerifiedOnly && !c.line.Verified {
+		return c, false, nil
+	}
+	return c, true, nil
+}
+
+// noSupply says what is available instead.
+func (q *Quoter) noSupply(r Request, got int, models map[string]int) error {
+	var avail []string
+	for m, n := range models {
+		avail = append(avail, fmt.Sprintf("%d× %s", n, m))
+	}
+	sort.Strings(avail)
+	what := "no GPUs are online"
+	if len(avail) > 0 {
+		what = "online now: " + strings.Join(avail, ", ")
+	}
+	return problem.New(problem.ErrConflict, "not_enough_supply", "only %d of the %d GPUs asked for match and are free (%s)", got, r.GPUs, what)
+}
