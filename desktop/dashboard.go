@@ -9,6 +9,7 @@ import (
 
 	"github.com/idlegrid/idlegrid/shared/agent"
 	"github.com/idlegrid/idlegrid/shared/hw"
+	"github.com/idlegrid/idlegrid/shared/money"
 	"github.com/idlegrid/idlegrid/shared/proto"
 )
 
@@ -183,5 +184,9 @@ func standingText(ds proto.DeviceStatus) string {
 	if ds.Tier != "" {
 		tier = fmt.Sprintf("tier %s (score %.0f)", ds.Tier, ds.Score)
 	}
-	return fmt.Sprintf("%s · %s · reputation %.0f %%", v, tier, ds.Reputation*100)
+	earns := ""
+	if ds.EarnsPerHour > 0 {
+		earns = " · earns " + money.Micros(ds.EarnsPerHour).USD() + " per hour while rented"
+	}
+	return fmt.Sprintf("%s · %s · reputation %.0f %%%s", v, tier, ds.Reputation*100, earns)
 }

@@ -376,7 +376,7 @@ func TestBenchmarkScreenRunsAndReports(t *testing.T) {
 		return ds.Tier == "bronze" && ds.Verification == "simulated"
 	})
 	r.ui.Refresh()
-	if txt := r.ui.dashboard.standing.Text; !strings.Contains(txt, "tier bronze") || !strings.Contains(txt, "Not verified (simulated)") {
+	if txt := r.ui.dashboard.standing.Text; !strings.Contains(txt, "tier bronze") || !strings.Contains(txt, "Not verified (simulated)") || !strings.Contains(txt, "per hour while rented") {
 		t.Fatalf("dashboard standing: %q", txt)
 	}
 }

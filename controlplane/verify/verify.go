@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/hub"
+	"github.com/idlegrid/idlegrid/controlplane/pricing"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/shared/challenge"
 	"github.com/idlegrid/idlegrid/shared/hw"
@@ -400,8 +401,14 @@ func (s *Service) DeviceStatus(ctx context.Context, deviceID string) (proto.Devi
 	}
 	ok, status, reason := Status(v, now, s.cfg.Every)
 	out := proto.DeviceStatus{Verified: ok, Verification: status, VerificationReason: reason}
+	tier := pricing.Unrated
 	if bs, err := store.Benchmarks(ctx, s.store.Reader(), deviceID, 1); err == nil && len(bs) == 1 {
-		out.Tier, out.Score = bs[0].Tier, bs[0].Score
+		out.Tier, out.Score, tier = bs[0].Tier, bs[0].Score, bs[0].Tier
+	}
+	if d, err := store.DeviceByID(ctx, s.store.Reader(), deviceID); err == nil && len(d.GPUs) > 0 {
+		if p, err := pricing.Quote(pricing.Inputs{Tier: tier, Matching: 1, At: now, Hours: 1, DownMbps: 100}, pricing.DefaultConfig()); err == nil {
+			out.EarnsPerHour = p.SupplierPerHour * int64(len(d.GPUs))
+		}
 	}
 	if up, err := store.Uptime(ctx, s.store.Reader(), deviceID, now.Add(-7*24*time.Hour), now, s.hub.Config().HeartbeatInterval); err == nil {
 		out.Reputation = Reputation(up, v.Passed, v.Failed)

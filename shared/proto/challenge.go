@@ -195,10 +195,13 @@ type DeviceStatus struct {
 	Tier               string  `json:"tier,omitempty"`
 	Score              float64 `json:"score,omitempty"`
 	Reputation         float64 `json:"reputation"`
+	// EarnsPerHour is what the device earns per hour at its tier, in
+	// micro-USD (all its GPUs), before supply and demand.
+	EarnsPerHour int64 `json:"earns_per_hour"`
 }
 
 func (d *DeviceStatus) validate() error {
-	if len(d.Verification) > 32 || len(d.VerificationReason) > maxFieldLen || len(d.Tier) > 32 || !finite(d.Score, d.Reputation) {
+	if len(d.Verification) > 32 || len(d.VerificationReason) > maxFieldLen || len(d.Tier) > 32 || !finite(d.Score, d.Reputation) || d.EarnsPerHour < 0 {
 		return errors.New("bad device status")
 	}
 	return nil
