@@ -14,6 +14,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/api"
 	"github.com/idlegrid/idlegrid/controlplane/servertest"
 	"github.com/idlegrid/idlegrid/shared/proto"
+	"github.com/idlegrid/idlegrid/shared/wallet"
 )
 
 // fixture is what one access case works on: an owner with a device, a key
@@ -107,11 +108,16 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 		"POST /api/v1/billing/faucet":           {want: mine(404)}, // not a demo server: no faucet
 		"GET /api/v1/billing/statement":         {path: "/api/v1/billing/statement?month=2026-11", want: mine(200)},
 		"GET /api/v1/earnings":                  {want: mine(200)},
-		"GET /api/v1/receipts":                  {want: mine(200)},
-		"GET /api/v1/receipts/public-key":       {want: public(200)},
-		"GET /api/v1/speedtest/ping":            {want: public(204)},
-		"GET /api/v1/speedtest/download":        {path: "/api/v1/speedtest/download?bytes=1000", want: public(200)},
-		"POST /api/v1/speedtest/upload":         {body: func(*fixture, *testing.T) any { return map[string]string{"pad": "x"} }, want: public(200)},
+		"GET /api/v1/payouts":                   {want: mine(200)},
+		"PUT /api/v1/me/wallet": {body: func(*fixture, *testing.T) any {
+			pub, _, _ := ed25519.GenerateKey(rand.Reader)
+			return map[string]string{"address": wallet.EncodeBase58(pub)}
+		}, want: mine(200)},
+		"GET /api/v1/receipts":            {want: mine(200)},
+		"GET /api/v1/receipts/public-key": {want: public(200)},
+		"GET /api/v1/speedtest/ping":      {want: public(204)},
+		"GET /api/v1/speedtest/download":  {path: "/api/v1/speedtest/download?bytes=1000", want: public(200)},
+		"POST /api/v1/speedtest/upload":   {body: func(*fixture, *testing.T) any { return map[string]string{"pad": "x"} }, want: public(200)},
 	}
 	for _, rt := range api.Routes() {
 		name := rt.Method + " " + rt.Path

@@ -60,6 +60,8 @@ type Server struct {
 	// covered by credit to deploy.
 	Quoter       *sched.Quoter
 	DepositHours int
+	// Payouts describes the payout policy.
+	Payouts PayoutPolicy
 	// Ledger and Signer are the money; Demo enables the faucet.
 	Ledger *ledger.Ledger
 	Signer *ledger.Signer

@@ -41,6 +41,8 @@ func Routes() []Route {
 		{Method: "POST", Path: "/api/v1/billing/faucet", Access: User, handle: (*Server).faucet},
 		{Method: "GET", Path: "/api/v1/billing/statement", Access: User, handle: (*Server).statement},
 		{Method: "GET", Path: "/api/v1/earnings", Access: User, handle: (*Server).earnings},
+		{Method: "GET", Path: "/api/v1/payouts", Access: User, handle: (*Server).payouts},
+		{Method: "PUT", Path: "/api/v1/me/wallet", Access: User, handle: (*Server).setWallet},
 		{Method: "GET", Path: "/api/v1/receipts", Access: User, handle: (*Server).receipts},
 		{Method: "GET", Path: "/api/v1/receipts/public-key", Access: Public, handle: (*Server).receiptKey},
 		{Method: "GET", Path: "/api/v1/speedtest/ping", Access: Public, handle: (*Server).speedPing},

@@ -104,7 +104,9 @@ func Post(ctx context.Context, tx *sql.Tx, t Txn, now time.Time) (int64, bool, e
 		if err != nil {
 			return 0, false, err
 		}
-		if kind == KindRequester && bal < 0 {
+		// What a user holds never goes below zero: not spendable credit,
+		// not earnings (a double payout would drive payable negative).
+		if (kind == KindRequester || kind == KindSupplierPending || kind == KindSupplierPayable) && bal < 0 {
 			return 0, false, fmt.Errorf("%s would be %d: %w", p.Account, bal, store.ErrInsufficientFunds)
 		}
 	}

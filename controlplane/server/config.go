@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/api"
+	"github.com/idlegrid/idlegrid/controlplane/payout"
 	"github.com/idlegrid/idlegrid/shared/challenge"
+	"github.com/idlegrid/idlegrid/shared/money"
 )
 
 // Config is the control plane's settings. Defaults come from Defaults,
@@ -33,6 +35,10 @@ type Config struct {
 	// EarningsHold is how long earnings stay pending before they are
 	// payable (room to catch fraud before money leaves).
 	EarningsHold time.Duration
+	// Payout is the payout policy and, for on-chain mode, the chain.
+	Payout payout.Config
+	// PayoutExplorerCluster is added to explorer links (e.g. "devnet").
+	PayoutExplorerCluster string
 }
 
 // Defaults returns the settings for a local start.
@@ -52,16 +58,26 @@ func Defaults() Config {
 
 // env names, one per setting.
 var envNames = map[string]string{
-	"listen":             "IDLEGRID_LISTEN",
-	"data":               "IDLEGRID_DATA",
-	"demo":               "IDLEGRID_DEMO",
-	"public-url":         "IDLEGRID_PUBLIC_URL",
-	"heartbeat-interval": "IDLEGRID_HEARTBEAT_INTERVAL",
-	"offline-after":      "IDLEGRID_OFFLINE_AFTER",
-	"log-level":          "IDLEGRID_LOG_LEVEL",
-	"challenge-every":    "IDLEGRID_CHALLENGE_EVERY",
-	"challenge-size":     "IDLEGRID_CHALLENGE_SIZE",
-	"earnings-hold":      "IDLEGRID_EARNINGS_HOLD",
+	"listen":                  "IDLEGRID_LISTEN",
+	"data":                    "IDLEGRID_DATA",
+	"demo":                    "IDLEGRID_DEMO",
+	"public-url":              "IDLEGRID_PUBLIC_URL",
+	"heartbeat-interval":      "IDLEGRID_HEARTBEAT_INTERVAL",
+	"offline-after":           "IDLEGRID_OFFLINE_AFTER",
+	"log-level":               "IDLEGRID_LOG_LEVEL",
+	"challenge-every":         "IDLEGRID_CHALLENGE_EVERY",
+	"challenge-size":          "IDLEGRID_CHALLENGE_SIZE",
+	"earnings-hold":           "IDLEGRID_EARNINGS_HOLD",
+	"payout-mode":             "IDLEGRID_PAYOUT_MODE",
+	"payout-threshold":        "IDLEGRID_PAYOUT_THRESHOLD",
+	"payout-every":            "IDLEGRID_PAYOUT_EVERY",
+	"payout-rate":             "IDLEGRID_PAYOUT_RATE",
+	"payout-decimals":         "IDLEGRID_PAYOUT_DECIMALS",
+	"payout-mint":             "IDLEGRID_PAYOUT_MINT",
+	"payout-rpc":              "IDLEGRID_PAYOUT_RPC",
+	"payout-treasury-key":     "IDLEGRID_PAYOUT_TREASURY_KEY",
+	"payout-priority-fee":     "IDLEGRID_PAYOUT_PRIORITY_FEE",
+	"payout-explorer-cluster": "IDLEGRID_PAYOUT_EXPLORER_CLUSTER",
 }
 
 // Load builds the config from defaults, the environment and args, reporting
@@ -79,6 +95,32 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.ChallengeEvery, "challenge-every", c.ChallengeEvery, "how often verified devices prove their compute again")
 	fs.IntVar(&c.ChallengeSize, "challenge-size", c.ChallengeSize, "matrix size n of the compute challenge (64..4096)")
 	fs.DurationVar(&c.EarningsHold, "earnings-hold", c.EarningsHold, "how long supplier earnings stay pending before they are payable")
+	fs.StringVar(&c.Payout.Mode, "payout-mode", "ledger", "ledger (record payouts as paid off chain) or onchain (SPL transfers on Solana)")
+	fs.Func("payout-threshold", "pay suppliers once this many USD are payable (default 10)", func(v string) error {
+		m, err := money.ParseUSD(v)
+		c.Payout.Threshold = int64(m)
+		return err
+	})
+	fs.DurationVar(&c.Payout.Every, "payout-every", 24*time.Hour, "payout schedule")
+	fs.Func("payout-rate", "USD per whole token used to convert credits (default 1, a USD stablecoin)", func(v string) error {
+		m, err := money.ParseUSD(v)
+		c.Payout.MicrosPerToken = int64(m)
+		return err
+	})
+	fs.Func("payout-decimals", "the token's decimals (default 6)", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 8)
+		c.Payout.Decimals = uint8(n)
+		return err
+	})
+	fs.StringVar(&c.Payout.Mint, "payout-mint", "", "SPL token mint address (on-chain mode)")
+	fs.StringVar(&c.Payout.RPCURL, "payout-rpc", "", "Solana JSON-RPC URL (on-chain mode)")
+	fs.StringVar(&c.Payout.TreasuryKey, "payout-treasury-key", "", "treasury keypair file, Solana keygen JSON, mode 0600 (on-chain mode)")
+	fs.Func("payout-priority-fee", "compute-unit price in micro-lamports added to each batch (default none)", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 64)
+		c.Payout.PriorityMicroLamports = n
+		return err
+	})
+	fs.StringVar(&c.PayoutExplorerCluster, "payout-explorer-cluster", "", "cluster named in explorer links, e.g. devnet (empty: mainnet)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: idlegrid-server [flags]\n\nEvery flag can also be set as an environment variable, e.g. --listen as IDLEGRID_LISTEN.\n\n")
 		fs.PrintDefaults()
@@ -129,6 +171,9 @@ func (c *Config) validate() []error {
 	}
 	if (challenge.Params{N: c.ChallengeSize}).Validate() != nil {
 		errs = append(errs, fmt.Errorf("--challenge-size %d must be between %d and %d", c.ChallengeSize, challenge.MinN, challenge.MaxN))
+	}
+	if c.Demo > 0 && c.Payout.Mode == payout.ModeOnChain {
+		errs = append(errs, errors.New("--demo pays simulated suppliers: it runs with --payout-mode ledger only"))
 	}
 	if c.EarningsHold < 0 {
 		errs = append(errs, fmt.Errorf("--earnings-hold %s must not be negative", c.EarningsHold))

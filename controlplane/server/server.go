@@ -19,6 +19,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/demo"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/ledger"
+	"github.com/idlegrid/idlegrid/controlplane/payout"
 	"github.com/idlegrid/idlegrid/controlplane/pricing"
 	"github.com/idlegrid/idlegrid/controlplane/sched"
 	"github.com/idlegrid/idlegrid/controlplane/store"
@@ -38,6 +39,7 @@ type Server struct {
 	Ledger   *ledger.Ledger
 	Meter    *ledger.Meter
 	Signer   *ledger.Signer
+	Payout   *payout.Service
 	handler  http.Handler
 }
 
@@ -61,6 +63,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	a.Ledger, a.Signer, a.Demo = led, signer, cfg.Demo > 0
 	a.Quoter = &sched.Quoter{Store: st, Hub: h, Pricing: pricing.DefaultConfig(), VerifyEvery: cfg.ChallengeEvery, Now: time.Now}
 	a.DepositHours = 1
+	pay, err := payout.New(cfg.Payout, st, led, log.With("part", "payout"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	pc := pay.Config()
+	a.Payouts = api.PayoutPolicy{Mode: pc.Mode, Threshold: pc.Threshold, Every: pc.Every, Cluster: cfg.PayoutExplorerCluster}
 	meter := &ledger.Meter{Ledger: led, MaxGap: 3 * cfg.HeartbeatInterval, Lag: 3 * time.Second, Log: log.With("part", "meter")}
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {
@@ -73,7 +82,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// Browsers may not post forms or API calls from other origins; agents
 	// and CLIs send no Origin or Sec-Fetch-Site and pass.
 	return &Server{
-		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer,
+		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer, Payout: pay,
 		handler: http.NewCrossOriginProtection().Handler(mux),
 	}, nil
 }
@@ -103,6 +112,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready Ready) error 
 
 	g.Go(func() error { return s.Verify.Serve(gctx) })
 	g.Go(func() error { return s.Meter.Serve(gctx, time.Minute, s.cfg.EarningsHold) })
+	g.Go(func() error { return s.Payout.Serve(gctx) })
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)
