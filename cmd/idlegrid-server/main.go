@@ -19,8 +19,13 @@ import (
 var timeNow = time.Now
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "credit" {
-		os.Exit(runCredit(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "credit":
+			os.Exit(runCredit(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+		case "payouts":
+			os.Exit(runPayouts(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	cfg, err := server.Load(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {

@@ -235,3 +235,24 @@ func TestCreditCommand(t *testing.T) {
 		t.Fatalf("unknown account: %d %q", code, errb.String())
 	}
 }
+
+func TestPayoutsCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb strings.Builder
+	if code := runPayouts(t.Context(), []string{"status", "--data", dir}, &out, &errb); code != 0 {
+		t.Fatalf("status: %d %s", code, errb.String())
+	}
+	for _, want := range []string{"Mode: ledger", "threshold $10.00", "no treasury", "queued: 0", "parked: 0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+	errb.Reset()
+	if code := runPayouts(t.Context(), []string{"retry", "pay_nope", "--data", dir}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "not a parked payout") {
+		t.Fatalf("retrying an unknown payout: %d %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := runPayouts(t.Context(), []string{"status", "--data", dir, "--payout-mode", "onchain"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--payout-rpc") {
+		t.Fatalf("on-chain without settings: %d %s", code, errb.String())
+	}
+}
