@@ -146,6 +146,20 @@ func TestOnboardingAgainstARealControlPlane(t *testing.T) {
 		return len(ds) == 1 && ds[0].State == "online" && ds[0].Simulated
 	})
 
+	// The wallet chosen in the app reaches the account (it had none).
+	servertest.Eventually(t, 10*time.Second, "the wallet at the control plane", func() bool {
+		var p struct {
+			Wallet string `json:"wallet"`
+		}
+		owner.Do("GET", "/api/v1/payouts", nil, &p)
+		return p.Wallet == addr
+	})
+	servertest.Eventually(t, 10*time.Second, "earnings known to the app", func() bool { return r.sup.EarningsNow().Known })
+	r.ui.Refresh()
+	if txt := r.ui.earnings.balance.Text; !strings.Contains(txt, "Pending $0.00") || !strings.Contains(txt, addr) {
+		t.Fatalf("earnings screen: %q", txt)
+	}
+
 	// Re-running the app skips onboarding.
 	again := New(r.app, r.sup, nil)
 	if again.onboarding != nil {

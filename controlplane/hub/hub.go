@@ -379,6 +379,8 @@ func typeOf(msg any) string {
 		return proto.TypeBenchReport
 	case *proto.DeviceStatus:
 		return proto.TypeDeviceStatus
+	case *proto.PayoutWallet:
+		return proto.TypePayoutWallet
 	}
 	return fmt.Sprintf("%T", msg)
 }

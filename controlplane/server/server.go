@@ -25,6 +25,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/controlplane/verify"
 	"github.com/idlegrid/idlegrid/controlplane/web"
+	"github.com/idlegrid/idlegrid/shared/proto"
 )
 
 // Server is one control plane.
@@ -70,6 +71,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	pc := pay.Config()
 	a.Payouts = api.PayoutPolicy{Mode: pc.Mode, Threshold: pc.Threshold, Every: pc.Every, Cluster: cfg.PayoutExplorerCluster}
+	ver.Enrich = func(ctx context.Context, userID string, ds *proto.DeviceStatus) {
+		enrich(ctx, st, led, a.Payouts, userID, ds)
+	}
+	h.Handle(proto.TypePayoutWallet, func(ctx context.Context, deviceID string, msg any) error {
+		return setWalletFromDevice(ctx, st, ver, log, deviceID, msg.(*proto.PayoutWallet).Address)
+	})
 	meter := &ledger.Meter{Ledger: led, MaxGap: 3 * cfg.HeartbeatInterval, Lag: 3 * time.Second, Log: log.With("part", "meter")}
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {

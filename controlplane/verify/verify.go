@@ -68,6 +68,10 @@ type Service struct {
 	mu       sync.Mutex
 	inflight map[string]*pending // by device
 	due      chan string         // devices to check now
+
+	// Enrich, when set, adds the account's earnings and payouts to the
+	// status sent to a device (wired by the server; verify knows no money).
+	Enrich func(ctx context.Context, userID string, st *proto.DeviceStatus)
 }
 
 type pending struct {
@@ -121,6 +125,7 @@ func (s *Service) Serve(ctx context.Context) error {
 			s.expire(ctx)
 			for _, id := range s.hub.ConnectedIDs() {
 				s.maybeChallenge(ctx, id)
+				s.tell(ctx, id) // earnings and uptime move between events
 			}
 		}
 	}
@@ -405,9 +410,14 @@ func (s *Service) DeviceStatus(ctx context.Context, deviceID string) (proto.Devi
 	if bs, err := store.Benchmarks(ctx, s.store.Reader(), deviceID, 1); err == nil && len(bs) == 1 {
 		out.Tier, out.Score, tier = bs[0].Tier, bs[0].Score, bs[0].Tier
 	}
-	if d, err := store.DeviceByID(ctx, s.store.Reader(), deviceID); err == nil && len(d.GPUs) > 0 {
-		if p, err := pricing.Quote(pricing.Inputs{Tier: tier, Matching: 1, At: now, Hours: 1, DownMbps: 100}, pricing.DefaultConfig()); err == nil {
-			out.EarnsPerHour = p.SupplierPerHour * int64(len(d.GPUs))
+	if d, err := store.DeviceByID(ctx, s.store.Reader(), deviceID); err == nil {
+		if len(d.GPUs) > 0 {
+			if p, err := pricing.Quote(pricing.Inputs{Tier: tier, Matching: 1, At: now, Hours: 1, DownMbps: 100}, pricing.DefaultConfig()); err == nil {
+				out.EarnsPerHour = p.SupplierPerHour * int64(len(d.GPUs))
+			}
+		}
+		if s.Enrich != nil {
+			s.Enrich(ctx, d.UserID, &out)
 		}
 	}
 	if up, err := store.Uptime(ctx, s.store.Reader(), deviceID, now.Add(-7*24*time.Hour), now, s.hub.Config().HeartbeatInterval); err == nil {
@@ -415,3 +425,6 @@ func (s *Service) DeviceStatus(ctx context.Context, deviceID string) (proto.Devi
 	}
 	return out, nil
 }
+
+// Tell sends a device its status now (e.g. after its wallet changed).
+func (s *Service) Tell(ctx context.Context, deviceID string) { s.tell(ctx, deviceID) }

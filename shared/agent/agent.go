@@ -57,7 +57,8 @@ type Agent struct {
 	seq         uint64
 	kick        chan struct{}          // asks the link to heartbeat now
 	reports     chan proto.BenchReport // waiting to be sent
-	work        *challengeWork         // the last challenge computed, until opened
+	wallets     chan proto.PayoutWallet
+	work        *challengeWork // the last challenge computed, until opened
 }
 
 // Connection states shown to the user.
@@ -135,7 +136,7 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, key: key, state: st, subs: map[chan struct{}]struct{}{}, kick: make(chan struct{}, 1), reports: make(chan proto.BenchReport, 1)}
+	a := &Agent{cfg: cfg, key: key, state: st, subs: map[chan struct{}]struct{}{}, kick: make(chan struct{}, 1), reports: make(chan proto.BenchReport, 1), wallets: make(chan proto.PayoutWallet, 1)}
 	a.status = Status{Conn: ConnUnpaired, Since: cfg.Now()}
 	if st.DeviceID != "" {
 		a.status = Status{Conn: ConnStopped, DeviceID: st.DeviceID, ServerURL: st.ServerURL, Since: cfg.Now()}

@@ -119,3 +119,21 @@ func typeName(msg any) string {
 	}
 	return "other"
 }
+
+// SendWallet offers the payout wallet chosen in the app to the control
+// plane (which takes it only while the account has none); sent now or on
+// the next link.
+func (a *Agent) SendWallet(address string) {
+	w := proto.PayoutWallet{Address: address}
+	for {
+		select {
+		case a.wallets <- w:
+			return
+		default:
+		}
+		select {
+		case <-a.wallets:
+		default:
+		}
+	}
+}

@@ -81,6 +81,11 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 			if err := a.sendHeartbeat(ctx, l, interval); err != nil {
 				return err
 			}
+		case w := <-a.wallets:
+			if err := l.send(proto.TypePayoutWallet, w); err != nil {
+				a.SendWallet(w.Address)
+				return err
+			}
 		case r := <-a.reports:
 			if err := l.send(proto.TypeBenchReport, r); err != nil {
 				a.queueReport(r) // try again on the next link

@@ -198,9 +198,44 @@ type DeviceStatus struct {
 	// EarnsPerHour is what the device earns per hour at its tier, in
 	// micro-USD (all its GPUs), before supply and demand.
 	EarnsPerHour int64 `json:"earns_per_hour"`
+	// Earnings are the account's, in micro-USD, with its latest payouts.
+	Pending         int64        `json:"pending"`
+	Payable         int64        `json:"payable"`
+	Paid            int64        `json:"paid"`
+	Wallet          string       `json:"wallet,omitempty"`
+	NextPayoutAfter time.Time    `json:"next_payout_after,omitzero"`
+	Payouts         []PayoutLine `json:"payouts,omitempty"`
+}
+
+// PayoutLine is one payout as the supplier's app shows it.
+type PayoutLine struct {
+	At          time.Time `json:"at"`
+	Amount      int64     `json:"amount"` // micro-USD
+	TokenAmount string    `json:"token_amount"`
+	State       string    `json:"state"`
+	Mode        string    `json:"mode"`
+	Signature   string    `json:"signature,omitempty"`
+	ExplorerURL string    `json:"explorer_url,omitempty"`
+}
+
+// PayoutWallet asks the control plane to pay the account to this
+// address; it is accepted only while the account has none (changing it
+// takes the owner's sign-in in the console).
+type PayoutWallet struct {
+	Address string `json:"address"`
+}
+
+func (p *PayoutWallet) validate() error {
+	if len(p.Address) < 32 || len(p.Address) > 44 {
+		return errors.New("address must be 32..44 characters")
+	}
+	return nil
 }
 
 func (d *DeviceStatus) validate() error {
+	if len(d.Payouts) > 20 || len(d.Wallet) > 64 {
+		return errors.New("bad device status")
+	}
 	if len(d.Verification) > 32 || len(d.VerificationReason) > maxFieldLen || len(d.Tier) > 32 || !finite(d.Score, d.Reputation) || d.EarnsPerHour < 0 {
 		return errors.New("bad device status")
 	}

@@ -22,7 +22,8 @@
 //	2 (2026-11-22): the verifiable compute challenge (challenge, commit,
 //	  open, one proof message per row), benchmark reports, and the
 //	  device status the control plane sends back (verification, tier,
-//	  reputation).
+//	  reputation, earnings and payouts), and the payout wallet chosen in
+//	  the app.
 //
 // Every message is decoded strictly (unknown fields are refused), so any
 // added field or type bumps Protocol.
@@ -74,6 +75,8 @@ const (
 	// Server → agent: what the control plane thinks of the device
 	// (verification, tier, reputation), so the supplier sees it.
 	TypeDeviceStatus = "device_status"
+	// Agent → server: the payout wallet chosen in the app.
+	TypePayoutWallet = "payout_wallet"
 )
 
 // Websocket close codes (4000–4999 are the application's own).
@@ -206,6 +209,8 @@ func Decode(data []byte) (any, error) {
 		body = &BenchReport{}
 	case TypeDeviceStatus:
 		body = &DeviceStatus{}
+	case TypePayoutWallet:
+		body = &PayoutWallet{}
 	case "":
 		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
 	default:

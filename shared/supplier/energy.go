@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/shared/agent"
+	"github.com/idlegrid/idlegrid/shared/proto"
 )
 
 // Energy is the electricity the GPUs used over the kept window, projected
@@ -50,15 +51,23 @@ func gpuWatts(s agent.Sample) float64 {
 	return float64(mw) / 1000
 }
 
-// Earnings is what the supplier has earned and been paid. Until metering
-// and payouts exist on the control plane, Available is false and Note says
-// so: the screen shows an honest empty state, never invented figures.
+// Earnings is what the account has earned and been paid, as the control
+// plane last said (micro-USD), with its latest payouts.
 type Earnings struct {
-	Available bool
-	Note      string
+	Known           bool // false until the control plane has told us
+	Pending         int64
+	Payable         int64
+	Paid            int64
+	Wallet          string
+	NextPayoutAfter time.Time
+	Payouts         []proto.PayoutLine
 }
 
-// EarningsNow returns the earnings view.
+// EarningsNow returns what the control plane last sent.
 func (s *Supplier) EarningsNow() Earnings {
-	return Earnings{Note: "No earnings yet. Earnings start when your GPU runs its first job; the network's metering and payouts are being switched on."}
+	ds := s.Agent.Status().Device
+	if ds.Verification == "" {
+		return Earnings{}
+	}
+	return Earnings{Known: true, Pending: ds.Pending, Payable: ds.Payable, Paid: ds.Paid, Wallet: ds.Wallet, NextPayoutAfter: ds.NextPayoutAfter, Payouts: ds.Payouts}
 }

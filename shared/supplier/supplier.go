@@ -145,6 +145,9 @@ func (s *Supplier) link(ctx context.Context) error {
 			if hist, err := bench.History(s.cfg.DataDir); err == nil && len(hist) > 0 {
 				s.Agent.SendBenchReport(proto.BenchReportOf(hist[0]))
 			}
+			if w := s.Settings().Wallet; w != "" {
+				s.Agent.SendWallet(w) // taken only if the account has none yet
+			}
 			err := s.Agent.Serve(ctx)
 			if ctx.Err() != nil {
 				return nil
@@ -253,7 +256,13 @@ func (s *Supplier) SetWallet(addr string) error {
 		}
 		addr = string(a)
 	}
-	return s.update(func(n *Settings) { n.Wallet = addr })
+	if err := s.update(func(n *Settings) { n.Wallet = addr }); err != nil {
+		return err
+	}
+	if addr != "" {
+		s.Agent.SendWallet(addr)
+	}
+	return nil
 }
 
 // FinishOnboarding marks the first-run flow done.
