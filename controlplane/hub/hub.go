@@ -128,7 +128,7 @@ func (h *Hub) Handle(typ string, fn Handler) { h.handlers[typ] = fn }
 func (h *Hub) OnConnect(fn func(deviceID string)) { h.onConnect = fn }
 
 func (h *Hub) dispatch(ctx context.Context, deviceID string, msg any) error {
-	typ := typeOf(msg)
+	typ := proto.TypeOf(msg)
 	fn := h.handlers[typ]
 	if fn == nil {
 		return closeWith(proto.CloseBadMessage, "unexpected %s message", typ)
@@ -355,32 +355,4 @@ func (h *Hub) enqueue(r store.TelemetryRow) bool {
 	case <-h.done:
 		return false
 	}
-}
-
-func typeOf(msg any) string {
-	switch msg.(type) {
-	case *proto.Hello:
-		return proto.TypeHello
-	case *proto.Auth:
-		return proto.TypeAuth
-	case *proto.Welcome:
-		return proto.TypeWelcome
-	case *proto.Heartbeat:
-		return proto.TypeHeartbeat
-	case *proto.Challenge:
-		return proto.TypeChallenge
-	case *proto.ChallengeCommit:
-		return proto.TypeChallengeCommit
-	case *proto.ChallengeOpen:
-		return proto.TypeChallengeOpen
-	case *proto.ChallengeProof:
-		return proto.TypeChallengeProof
-	case *proto.BenchReport:
-		return proto.TypeBenchReport
-	case *proto.DeviceStatus:
-		return proto.TypeDeviceStatus
-	case *proto.PayoutWallet:
-		return proto.TypePayoutWallet
-	}
-	return fmt.Sprintf("%T", msg)
 }

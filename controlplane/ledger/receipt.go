@@ -3,19 +3,15 @@ package ledger
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/shared/keyfile"
 )
 
 // Receipt is what the control plane signs at the end of an assignment:
@@ -47,31 +43,13 @@ type Signer struct {
 }
 
 // LoadSigner reads the receipt key from dir, creating it on first start.
-// A key readable by others is refused: it vouches for every receipt.
+// It vouches for every receipt, so a key readable by others is refused.
 func LoadSigner(dir string) (*Signer, error) {
-	path := filepath.Join(dir, "receipts.key")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		_, key, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, []byte(hex.EncodeToString(key.Seed())+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("saving the receipt key: %w", err)
-		}
-		return &Signer{key: key}, nil
-	}
+	key, err := keyfile.LoadOrCreate(filepath.Join(dir, "receipts.key"))
 	if err != nil {
-		return nil, fmt.Errorf("reading the receipt key: %w", err)
+		return nil, fmt.Errorf("receipt key: %w", err)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("receipt key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
-	}
-	seed, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("receipt key %s is damaged", path)
-	}
-	return &Signer{key: ed25519.NewKeyFromSeed(seed)}, nil
+	return &Signer{key: key}, nil
 }
 
 // PublicKey is what receipts verify against.

@@ -40,7 +40,7 @@ func (a *Agent) handle(ctx context.Context, l *link, msg any) {
 	case *proto.DeviceStatus:
 		a.setStatus(func(s *Status) { s.Device = *m })
 	default:
-		a.cfg.Log.Warn("unexpected message from the server", "type", typeName(msg))
+		a.cfg.Log.Warn("unexpected message from the server", "type", proto.TypeOf(msg))
 	}
 }
 
@@ -108,16 +108,6 @@ func (a *Agent) queueReport(r proto.BenchReport) {
 		default:
 		}
 	}
-}
-
-func typeName(msg any) string {
-	switch msg.(type) {
-	case *proto.Hello:
-		return proto.TypeHello
-	case *proto.Welcome:
-		return proto.TypeWelcome
-	}
-	return "other"
 }
 
 // SendWallet offers the payout wallet chosen in the app to the control

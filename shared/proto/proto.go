@@ -323,3 +323,32 @@ func (h *Heartbeat) validate() error {
 	}
 	return nil
 }
+
+// TypeOf names a decoded message's type, as it goes on the wire.
+func TypeOf(msg any) string {
+	switch msg.(type) {
+	case *Hello:
+		return TypeHello
+	case *Auth:
+		return TypeAuth
+	case *Welcome:
+		return TypeWelcome
+	case *Heartbeat:
+		return TypeHeartbeat
+	case *Challenge:
+		return TypeChallenge
+	case *ChallengeCommit:
+		return TypeChallengeCommit
+	case *ChallengeOpen:
+		return TypeChallengeOpen
+	case *ChallengeProof:
+		return TypeChallengeProof
+	case *BenchReport:
+		return TypeBenchReport
+	case *DeviceStatus:
+		return TypeDeviceStatus
+	case *PayoutWallet:
+		return TypePayoutWallet
+	}
+	return fmt.Sprintf("%T", msg)
+}
