@@ -25,6 +25,7 @@ func TestCreateReloadAndRefuse(t *testing.T) {
 		t.Fatalf("world-readable: %v", err)
 	}
 	os.WriteFile(path, []byte("zz\n"), 0o600)
+	os.Chmod(path, 0o600)
 	if _, err := LoadOrCreate(path); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("damaged: %v", err)
 	}
