@@ -100,32 +100,7 @@ func (b *benchScreen) showHistory() {
 func describeReport(r bench.Report) string {
 	lines := []string{fmt.Sprintf("Score %.0f · tier %s · %s · %s", r.Score, r.Tier, r.Host, r.At.Local().Format(time.DateTime))}
 	for _, res := range r.Results {
-		var l string
-		switch res.Kind {
-		case bench.CPU:
-			l = fmt.Sprintf("CPU: %.1f GFLOPS on all cores, %.1f on one", res.CPUGFLOPS, res.CPUSingleGFLOPS)
-		case bench.Memory:
-			l = fmt.Sprintf("Memory: %.1f GB/s", res.MemGBps)
-		case bench.Disk:
-			l = fmt.Sprintf("Disk: read %.0f MB/s, write %.0f MB/s", res.DiskReadMBps, res.DiskWriteMBps)
-		case bench.Network:
-			l = fmt.Sprintf("Network: %.1f ms, down %.0f Mbit/s, up %.0f Mbit/s", res.NetLatencyMS, res.NetDownMbps, res.NetUpMbps)
-		case bench.GPU:
-			var gs []string
-			for _, g := range res.GPUs {
-				if g.Available {
-					gs = append(gs, fmt.Sprintf("GPU %d %s: %.1f TFLOPS FP32, %.0f GB/s", g.Index, g.Name, g.FP32TFLOPS, g.MemGBps))
-				}
-			}
-			l = "GPU: " + strings.Join(gs, "; ")
-		}
-		if res.Skipped != "" {
-			l = string(res.Kind) + ": not measured (" + res.Skipped + ")"
-		}
-		if res.Note != "" {
-			l += " — " + res.Note
-		}
-		lines = append(lines, l)
+		lines = append(lines, bench.Labels[res.Kind]+": "+bench.Describe(res))
 	}
 	return strings.Join(lines, "\n")
 }

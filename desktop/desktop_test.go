@@ -362,7 +362,7 @@ func TestBenchmarkScreenRunsAndReports(t *testing.T) {
 	if b.bar.Value != 1 || b.step.Text != "Done." {
 		t.Fatalf("after a run: bar %v, step %q", b.bar.Value, b.step.Text)
 	}
-	for _, want := range []string{"Score", "CPU:", "Memory:", "Disk:", "Network:", "gpu: not measured"} {
+	for _, want := range []string{"Score", "CPU:", "Memory:", "Disk:", "Network:", "GPU: not measured"} {
 		if !strings.Contains(b.result.Text, want) {
 			t.Errorf("result lacks %q:\n%s", want, b.result.Text)
 		}

@@ -70,7 +70,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Score %.0f, tier %s (%s)\n", rep.Score, rep.Tier, rep.Host)
 	for _, r := range rep.Results {
-		fmt.Fprintf(stdout, "  %-8s %s\n", r.Kind, figures(r))
+		fmt.Fprintf(stdout, "  %-8s %s\n", bench.Labels[r.Kind], bench.Describe(r))
 	}
 	return 0
 }
@@ -90,35 +90,6 @@ func parseKinds(s string) ([]bench.Kind, error) {
 		return nil, errors.New("--only names no benchmark")
 	}
 	return out, nil
-}
-
-func figures(r bench.Result) string {
-	if r.Skipped != "" {
-		return "not measured: " + r.Skipped
-	}
-	s := ""
-	switch r.Kind {
-	case bench.CPU:
-		s = fmt.Sprintf("%.1f GFLOPS all cores, %.1f one core", r.CPUGFLOPS, r.CPUSingleGFLOPS)
-	case bench.Memory:
-		s = fmt.Sprintf("%.1f GB/s", r.MemGBps)
-	case bench.Disk:
-		s = fmt.Sprintf("read %.0f MB/s, write %.0f MB/s", r.DiskReadMBps, r.DiskWriteMBps)
-	case bench.Network:
-		s = fmt.Sprintf("%.1f ms, down %.0f Mbit/s, up %.0f Mbit/s", r.NetLatencyMS, r.NetDownMbps, r.NetUpMbps)
-	case bench.GPU:
-		for _, g := range r.GPUs {
-			if g.Available {
-				s += fmt.Sprintf("GPU %d %s: %.1f TFLOPS, %.0f GB/s; ", g.Index, g.Name, g.FP32TFLOPS, g.MemGBps)
-			} else {
-				s += fmt.Sprintf("GPU %d: %s; ", g.Index, g.Reason)
-			}
-		}
-	}
-	if r.Note != "" {
-		s += " (" + r.Note + ")"
-	}
-	return s
 }
 
 // pairedServer reads the server URL the agent paired with, if any.

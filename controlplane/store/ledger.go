@@ -233,20 +233,7 @@ func OutOfCredit(ctx context.Context, q Querier, since time.Time) ([]string, err
 
 // AssignmentsToSettle lists ready assignments not settled up to their end.
 func AssignmentsToSettle(ctx context.Context, q Querier) ([]Assignment, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+assignmentCols+` FROM usage_assignments WHERE ready_at IS NOT NULL AND (ended_at IS NULL OR settled_until < ended_at) ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("listing assignments: %w", err)
-	}
-	defer rows.Close()
-	var out []Assignment
-	for rows.Next() {
-		a, err := scanAssignment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return queryAssignments(ctx, q, `WHERE ready_at IS NOT NULL AND (ended_at IS NULL OR settled_until < ended_at) ORDER BY id`)
 }
 
 // AssignmentsOf lists a user's assignments as requester or supplier.
@@ -255,7 +242,11 @@ func AssignmentsOf(ctx context.Context, q Querier, userID string, asSupplier boo
 	if asSupplier {
 		col = "supplier_id"
 	}
-	rows, err := q.QueryContext(ctx, `SELECT `+assignmentCols+` FROM usage_assignments WHERE `+col+` = ? ORDER BY created_at DESC, id`, userID)
+	return queryAssignments(ctx, q, `WHERE `+col+` = ? ORDER BY created_at DESC, id`, userID)
+}
+
+func queryAssignments(ctx context.Context, q Querier, where string, args ...any) ([]Assignment, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+assignmentCols+` FROM usage_assignments `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing assignments: %w", err)
 	}
