@@ -154,7 +154,10 @@ func TestOnboardingAgainstARealControlPlane(t *testing.T) {
 		owner.Do("GET", "/api/v1/payouts", nil, &p)
 		return p.Wallet == addr
 	})
-	servertest.Eventually(t, 10*time.Second, "earnings known to the app", func() bool { return r.sup.EarningsNow().Known })
+	servertest.Eventually(t, 10*time.Second, "earnings and the wallet known to the app", func() bool {
+		e := r.sup.EarningsNow()
+		return e.Known && e.Wallet == addr
+	})
 	r.ui.Refresh()
 	if txt := r.ui.earnings.balance.Text; !strings.Contains(txt, "Pending $0.00") || !strings.Contains(txt, addr) {
 		t.Fatalf("earnings screen: %q", txt)
