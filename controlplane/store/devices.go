@@ -223,7 +223,13 @@ func DeviceByID(ctx context.Context, q Querier, id string) (Device, error) {
 
 // DevicesByUser lists an account's devices with their GPUs, by name.
 func DevicesByUser(ctx context.Context, q Querier, userID string) ([]Device, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE user_id = ? ORDER BY name, id`, userID)
+	return listDevices(ctx, q, `WHERE user_id = ? ORDER BY name, id`, `WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?)`, userID)
+}
+
+// listDevices reads the devices matching where, then their GPUs with
+// gpuWhere (the same filter over device_gpus), both taking arg.
+func listDevices(ctx context.Context, q Querier, where, gpuWhere string, arg any) ([]Device, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices `+where, arg)
 	if err != nil {
 		return nil, fmt.Errorf("listing devices: %w", err)
 	}
@@ -239,7 +245,7 @@ func DevicesByUser(ctx context.Context, q Querier, userID string) ([]Device, err
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	gpus, err := deviceGPUs(ctx, q, `WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?)`, userID)
+	gpus, err := deviceGPUs(ctx, q, gpuWhere, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -298,30 +304,7 @@ func TouchDevices(ctx context.Context, tx *sql.Tx, seen map[string]time.Time) er
 
 // OnlineDevices lists devices seen since since, with their GPUs.
 func OnlineDevices(ctx context.Context, q Querier, since time.Time) ([]Device, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE last_seen_at >= ? ORDER BY id`, ms(since))
-	if err != nil {
-		return nil, fmt.Errorf("listing online devices: %w", err)
-	}
-	defer rows.Close()
-	var out []Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading device: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	gpus, err := deviceGPUs(ctx, q, `WHERE device_id IN (SELECT id FROM devices WHERE last_seen_at >= ?)`, ms(since))
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].GPUs = gpus[out[i].ID]
-	}
-	return out, nil
+	return listDevices(ctx, q, `WHERE last_seen_at >= ? ORDER BY id`, `WHERE device_id IN (SELECT id FROM devices WHERE last_seen_at >= ?)`, ms(since))
 }
 
 // BusyDevices is the set of devices with an open assignment.
