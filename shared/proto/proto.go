@@ -24,6 +24,9 @@
 //	  device status the control plane sends back (verification, tier,
 //	  reputation, earnings and payouts), and the payout wallet chosen in
 //	  the app.
+//	3 (2026-11-22): clusters. Auth lists the runtimes the agent can run;
+//	  runtime_start and runtime_stop from the server, runtime_status
+//	  snapshots from the agent. Never released, so 2 is no longer accepted.
 //
 // Every message is decoded strictly (unknown fields are refused), so any
 // added field or type bumps Protocol.
@@ -40,10 +43,10 @@ import (
 )
 
 // Protocol is the version this build speaks.
-const Protocol = 2
+const Protocol = 3
 
 // MinProtocol is the oldest agent protocol the server still accepts.
-const MinProtocol = 2
+const MinProtocol = 3
 
 // MaxMessageBytes bounds any single message; larger ones close the link
 // with websocket code 1009 (message too big).
@@ -110,6 +113,9 @@ type Auth struct {
 	Signature    []byte    `json:"signature"`
 	AgentVersion string    `json:"agent_version"`
 	Inventory    Inventory `json:"inventory"`
+	// Runtimes the agent can run cluster work with; none means it only
+	// supplies telemetry and benchmarks.
+	Runtimes []RuntimeInfo `json:"runtimes,omitempty"`
 }
 
 // Inventory is the device's hardware as the agent found it at start-up.
@@ -211,6 +217,12 @@ func Decode(data []byte) (any, error) {
 		body = &DeviceStatus{}
 	case TypePayoutWallet:
 		body = &PayoutWallet{}
+	case TypeRuntimeStart:
+		body = &RuntimeStart{}
+	case TypeRuntimeStop:
+		body = &RuntimeStop{}
+	case TypeRuntimeStatus:
+		body = &RuntimeStatus{}
 	case "":
 		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
 	default:
@@ -267,8 +279,15 @@ func (a *Auth) validate() error {
 		return fmt.Errorf("signature must be %d bytes, got %d", SignatureSize, len(a.Signature))
 	case len(a.AgentVersion) > 64:
 		return errors.New("agent_version is over 64 characters")
+	case len(a.Runtimes) > maxRuntimes:
+		return fmt.Errorf("%d runtimes is over the limit of %d", len(a.Runtimes), maxRuntimes)
 	case len(a.Inventory.GPUs) > MaxGPUs:
 		return fmt.Errorf("%d GPUs is over the limit of %d", len(a.Inventory.GPUs), MaxGPUs)
+	}
+	for _, rt := range a.Runtimes {
+		if rt.Name == "" || len(rt.Name) > 32 || len(rt.Version) > 64 {
+			return errors.New("a runtime needs a name of at most 32 and a version of at most 64 characters")
+		}
 	}
 	for i, g := range a.Inventory.GPUs {
 		if len(g.Name) > maxNameLen || len(g.UUID) > maxNameLen || len(g.Driver) > maxNameLen {
@@ -349,6 +368,12 @@ func TypeOf(msg any) string {
 		return TypeDeviceStatus
 	case *PayoutWallet:
 		return TypePayoutWallet
+	case *RuntimeStart:
+		return TypeRuntimeStart
+	case *RuntimeStop:
+		return TypeRuntimeStop
+	case *RuntimeStatus:
+		return TypeRuntimeStatus
 	}
 	return fmt.Sprintf("%T", msg)
 }
