@@ -3,16 +3,20 @@ package api_test
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idlegrid/idlegrid/assets"
 	"github.com/idlegrid/idlegrid/controlplane/api"
+	"github.com/idlegrid/idlegrid/controlplane/cluster"
 	"github.com/idlegrid/idlegrid/controlplane/servertest"
+	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/shared/proto"
 	"github.com/idlegrid/idlegrid/shared/wallet"
 )
@@ -25,6 +29,7 @@ type fixture struct {
 	deviceID     string
 	keyID        string
 	tokenID      string
+	clusterID    string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -41,7 +46,29 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("creating token: %d", st)
 	}
 	f.keyID, f.tokenID = k.ID, tok.ID
+	f.clusterID = runningCluster(t, srv, "owner@example.com")
 	return f
+}
+
+// runningCluster stores a ready cluster of email's account without nodes.
+func runningCluster(t *testing.T, srv *servertest.Server, email string) string {
+	t.Helper()
+	u, err := store.UserByEmail(t.Context(), srv.Srv.Store.Reader(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c := store.Cluster{ID: cluster.NewID("cls_"), OwnerID: u.ID, Request: `{"gpus":1,"hours":1}`, Runtime: "ray", State: store.ClusterRunning, GPUs: 1, Hours: 1, CreatedAt: now}
+	err = srv.Srv.Store.Write(t.Context(), func(tx *sql.Tx) error {
+		if err := store.InsertCluster(t.Context(), tx, c); err != nil {
+			return err
+		}
+		return store.SetClusterReady(t.Context(), tx, c.ID, now, now.Add(time.Hour))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
 }
 
 // pairBody returns a valid pairing request for a fresh key and code of the
@@ -84,31 +111,40 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 		"POST /api/v1/auth/login": {body: func(f *fixture, t *testing.T) any {
 			return map[string]string{"email": "owner@example.com", "password": "correct horse battery"}
 		}, want: public(200)},
-		"POST /api/v1/auth/logout":              {want: mine(204)},
-		"GET /api/v1/me":                        {want: mine(200)},
-		"GET /api/v1/keys":                      {want: mine(200)},
-		"POST /api/v1/keys":                     {body: func(*fixture, *testing.T) any { return map[string]string{"name": "k"} }, want: mine(201)},
-		"DELETE /api/v1/keys/{id}":              {path: "/api/v1/keys/KEY", want: owned(204)},
-		"POST /api/v1/pairing-codes":            {want: mine(201)},
-		"GET /api/v1/enrollment-tokens":         {want: mine(200)},
-		"POST /api/v1/enrollment-tokens":        {body: func(*fixture, *testing.T) any { return map[string]any{"name": "t", "valid_hours": 5} }, want: mine(201)},
-		"DELETE /api/v1/enrollment-tokens/{id}": {path: "/api/v1/enrollment-tokens/TOKEN", want: owned(204)},
-		"POST /api/v1/agent/pair":               {body: func(f *fixture, t *testing.T) any { return f.pairBody(t) }, want: public(201)},
-		"GET /api/v1/agent/connect":             {want: public(400)}, // not a websocket upgrade
-		"GET /api/v1/devices":                   {want: mine(200)},
-		"GET /api/v1/devices/{id}":              {path: "/api/v1/devices/DEVICE", want: owned(200)},
-		"PATCH /api/v1/devices/{id}":            {path: "/api/v1/devices/DEVICE", body: func(*fixture, *testing.T) any { return map[string]string{"name": "renamed"} }, want: owned(200)},
-		"DELETE /api/v1/devices/{id}":           {path: "/api/v1/devices/DEVICE", want: owned(204)},
-		"GET /api/v1/devices/{id}/telemetry":    {path: "/api/v1/devices/DEVICE/telemetry", want: owned(200)},
-		"GET /api/v1/devices/{id}/benchmarks":   {path: "/api/v1/devices/DEVICE/benchmarks", want: owned(200)},
-		"POST /api/v1/devices/{id}/verify":      {path: "/api/v1/devices/DEVICE/verify", want: owned(409)}, // the fixture device is not connected
-		"GET /api/v1/explorer/stats":            {want: public(200)},
-		"POST /api/v1/clusters/quote":           {body: func(*fixture, *testing.T) any { return map[string]int{"gpus": 1, "hours": 1} }, want: want{401, 409, 409}}, // the fixture device is offline: no supply
-		"GET /api/v1/billing":                   {want: mine(200)},
-		"POST /api/v1/billing/faucet":           {want: mine(404)}, // not a demo server: no faucet
-		"GET /api/v1/billing/statement":         {path: "/api/v1/billing/statement?month=2026-11", want: mine(200)},
-		"GET /api/v1/earnings":                  {want: mine(200)},
-		"GET /api/v1/payouts":                   {want: mine(200)},
+		"POST /api/v1/auth/logout":                       {want: mine(204)},
+		"GET /api/v1/me":                                 {want: mine(200)},
+		"GET /api/v1/keys":                               {want: mine(200)},
+		"POST /api/v1/keys":                              {body: func(*fixture, *testing.T) any { return map[string]string{"name": "k"} }, want: mine(201)},
+		"DELETE /api/v1/keys/{id}":                       {path: "/api/v1/keys/KEY", want: owned(204)},
+		"POST /api/v1/pairing-codes":                     {want: mine(201)},
+		"GET /api/v1/enrollment-tokens":                  {want: mine(200)},
+		"POST /api/v1/enrollment-tokens":                 {body: func(*fixture, *testing.T) any { return map[string]any{"name": "t", "valid_hours": 5} }, want: mine(201)},
+		"DELETE /api/v1/enrollment-tokens/{id}":          {path: "/api/v1/enrollment-tokens/TOKEN", want: owned(204)},
+		"POST /api/v1/agent/pair":                        {body: func(f *fixture, t *testing.T) any { return f.pairBody(t) }, want: public(201)},
+		"GET /api/v1/agent/connect":                      {want: public(400)}, // not a websocket upgrade
+		"GET /api/v1/devices":                            {want: mine(200)},
+		"GET /api/v1/devices/{id}":                       {path: "/api/v1/devices/DEVICE", want: owned(200)},
+		"PATCH /api/v1/devices/{id}":                     {path: "/api/v1/devices/DEVICE", body: func(*fixture, *testing.T) any { return map[string]string{"name": "renamed"} }, want: owned(200)},
+		"DELETE /api/v1/devices/{id}":                    {path: "/api/v1/devices/DEVICE", want: owned(204)},
+		"GET /api/v1/devices/{id}/telemetry":             {path: "/api/v1/devices/DEVICE/telemetry", want: owned(200)},
+		"GET /api/v1/devices/{id}/benchmarks":            {path: "/api/v1/devices/DEVICE/benchmarks", want: owned(200)},
+		"POST /api/v1/devices/{id}/verify":               {path: "/api/v1/devices/DEVICE/verify", want: owned(409)}, // the fixture device is not connected
+		"GET /api/v1/explorer/stats":                     {want: public(200)},
+		"POST /api/v1/clusters/quote":                    {body: func(*fixture, *testing.T) any { return map[string]int{"gpus": 1, "hours": 1} }, want: want{401, 409, 409}}, // the fixture device is offline: no supply
+		"POST /api/v1/clusters":                          {body: func(*fixture, *testing.T) any { return map[string]int{"gpus": 1, "hours": 1} }, want: want{401, 409, 409}}, // no supply
+		"GET /api/v1/clusters":                           {want: mine(200)},
+		"GET /api/v1/clusters/{id}":                      {path: "/api/v1/clusters/CLUSTER", want: owned(200)},
+		"POST /api/v1/clusters/{id}/extend":              {path: "/api/v1/clusters/CLUSTER/extend", body: func(*fixture, *testing.T) any { return map[string]int{"hours": 1} }, want: owned(402)}, // no credit
+		"DELETE /api/v1/clusters/{id}":                   {path: "/api/v1/clusters/CLUSTER", want: owned(202)},
+		"GET /api/v1/clusters/{id}/tunnel":               {path: "/api/v1/clusters/CLUSTER/tunnel?port=client", want: owned(502)}, // its head has no tunnel
+		"GET /api/v1/clusters/{id}/dashboard/{path...}":  {path: "/api/v1/clusters/CLUSTER/dashboard/", want: owned(502)},
+		"POST /api/v1/clusters/{id}/dashboard/{path...}": {path: "/api/v1/clusters/CLUSTER/dashboard/api/jobs/", body: func(*fixture, *testing.T) any { return map[string]string{"entrypoint": "true"} }, want: owned(502)},
+		"GET /api/v1/agent/tunnel":                       {want: public(401)},
+		"GET /api/v1/billing":                            {want: mine(200)},
+		"POST /api/v1/billing/faucet":                    {want: mine(404)}, // not a demo server: no faucet
+		"GET /api/v1/billing/statement":                  {path: "/api/v1/billing/statement?month=2026-11", want: mine(200)},
+		"GET /api/v1/earnings":                           {want: mine(200)},
+		"GET /api/v1/payouts":                            {want: mine(200)},
 		"PUT /api/v1/me/wallet": {body: func(*fixture, *testing.T) any {
 			pub, _, _ := ed25519.GenerateKey(rand.Reader)
 			return map[string]string{"address": wallet.EncodeBase58(pub)}
@@ -133,7 +169,7 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 			if path == "" {
 				path = rt.Path
 			}
-			path = strings.NewReplacer("DEVICE", f.deviceID, "KEY", f.keyID, "TOKEN", f.tokenID).Replace(path)
+			path = strings.NewReplacer("DEVICE", f.deviceID, "KEY", f.keyID, "TOKEN", f.tokenID, "CLUSTER", f.clusterID).Replace(path)
 			// Fresh sessions, so a sign-out case can't sign out the fixture.
 			other, owner := *f.other, *f.owner
 			other.Token = signIn(t, f, "other@example.com")
@@ -207,7 +243,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	served := map[string]bool{}
 	for _, rt := range api.Routes() {
-		served[rt.Method+" "+rt.Path] = true
+		// OpenAPI writes a trailing wildcard {path...} as {path}.
+		served[rt.Method+" "+strings.ReplaceAll(rt.Path, "...}", "}")] = true
 	}
 	var missing, extra []string
 	for r := range served {

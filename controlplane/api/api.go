@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/account"
+	"github.com/idlegrid/idlegrid/controlplane/cluster"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/ledger"
 	"github.com/idlegrid/idlegrid/controlplane/problem"
@@ -66,6 +67,9 @@ type Server struct {
 	Ledger *ledger.Ledger
 	Signer *ledger.Signer
 	Demo   bool
+	// Clusters deploys and runs clusters; Tunnels reaches their heads.
+	Clusters *cluster.Manager
+	Tunnels  TunnelServer
 
 	limiter *limiter
 	speed   *speedLimiter

@@ -21,6 +21,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/account"
 	"github.com/idlegrid/idlegrid/shared/agent"
 	"github.com/idlegrid/idlegrid/shared/hw"
+	simrt "github.com/idlegrid/idlegrid/shared/runtime/sim"
 )
 
 // Email is the demo account's login.
@@ -71,6 +72,8 @@ func (f *Fleet) Serve(ctx context.Context) error {
 		return fmt.Errorf("demo enrollment token: %w", err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	lan := simrt.NewNetwork() // demo clusters are simulated: nothing runs
+	regions := []string{"eu-west", "eu-west", "us-east", "us-west", "asia", "eu-east"}
 	for i := range f.N {
 		name := fmt.Sprintf("demo-rig-%02d", i+1)
 		models, err := hw.ParseSimSpec(rigs[i%len(rigs)])
@@ -88,6 +91,8 @@ func (f *Fleet) Serve(ctx context.Context) error {
 			Log:        slog.New(quiet{f.Log.Handler()}).With("demo_agent", name),
 			MinBackoff: 200 * time.Millisecond,
 			MaxBackoff: 5 * time.Second,
+			Runtime:    lan.Runtime(3 * time.Second),
+			Region:     regions[i%len(regions)],
 		})
 		if err != nil {
 			return fmt.Errorf("demo agent %s: %w", name, err)

@@ -278,6 +278,10 @@ func (h *Hub) saveInventory(ctx context.Context, d store.Device, auth *proto.Aut
 	}
 	d.GPUs = d.GPUs[:0]
 	d.Simulated = false
+	d.Region, d.Runtimes = auth.Region, nil
+	for _, rt := range auth.Runtimes {
+		d.Runtimes = append(d.Runtimes, rt.Name)
+	}
 	for _, g := range auth.Inventory.GPUs {
 		d.GPUs = append(d.GPUs, store.DeviceGPU{Index: g.Index, UUID: g.UUID, Name: g.Name, MemoryTotal: g.MemoryTotal, Driver: g.Driver, Simulated: g.Simulated})
 		d.Simulated = d.Simulated || g.Simulated

@@ -80,7 +80,7 @@ func (m *Meter) Settle(ctx context.Context) error {
 	}
 	var errs []error
 	for _, a := range as {
-		if err := m.settle(ctx, a); err != nil {
+		if err := m.settle(ctx, a, m.Lag); err != nil {
 			errs = append(errs, fmt.Errorf("assignment %s: %w", a.ID, err))
 		}
 	}
@@ -93,14 +93,14 @@ func (m *Meter) SettleAssignment(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return m.settle(ctx, a)
+	return m.settle(ctx, a, m.Lag)
 }
 
-func (m *Meter) settle(ctx context.Context, a store.Assignment) error {
+func (m *Meter) settle(ctx context.Context, a store.Assignment, lag time.Duration) error {
 	if a.ReadyAt.IsZero() {
 		return nil
 	}
-	to := m.Ledger.Now().Add(-m.Lag)
+	to := m.Ledger.Now().Add(-lag)
 	if !a.EndedAt.IsZero() && a.EndedAt.Before(to) {
 		to = a.EndedAt
 	}

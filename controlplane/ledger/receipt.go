@@ -85,15 +85,14 @@ func (m *Meter) Finish(ctx context.Context, assignmentID string, at time.Time, s
 	}
 	// Heartbeats up to the end may still sit in the hub's queue: settle to
 	// the end regardless of Lag, since the assignment is over.
-	saved := m.Lag
-	m.Lag = 0
-	err := m.SettleAssignment(ctx, assignmentID)
-	m.Lag = saved
+	a, err := store.AssignmentByID(ctx, m.Ledger.Store.Reader(), assignmentID)
 	if err != nil {
 		return err
 	}
-	a, err := store.AssignmentByID(ctx, m.Ledger.Store.Reader(), assignmentID)
-	if err != nil {
+	if err := m.settle(ctx, a, 0); err != nil {
+		return err
+	}
+	if a, err = store.AssignmentByID(ctx, m.Ledger.Store.Reader(), assignmentID); err != nil {
 		return err
 	}
 	earned, fee, err := store.ChargeTotals(ctx, m.Ledger.Store.Reader(), a.ID)

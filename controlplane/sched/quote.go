@@ -63,6 +63,7 @@ type Line struct {
 	DeviceID        string `json:"device_id"`
 	GPUModel        string `json:"gpu_model"`
 	GPUs            int    `json:"gpus"`
+	Region          string `json:"region,omitempty"`
 	Tier            string `json:"tier"`
 	Verified        bool   `json:"verified"`
 	Simulated       bool   `json:"simulated"`
@@ -94,86 +95,106 @@ type Quoter struct {
 	Now         func() time.Time
 }
 
-type candidate struct {
-	d        store.Device
-	line     Line
-	fee      int64
-	busy     bool
-	model    string
-	downMbps int
+// Supply is the free, priced devices matching a request.
+type Supply struct {
+	Free     []Candidate
+	Matching int            // matching devices, busy ones included
+	Busy     int            // of which reserved or paused
+	Models   map[string]int // every online GPU by model, for "what is available"
+}
+
+// Supply finds and prices the free devices that match r. Devices in
+// exclude are left out (a deploy retrying after losing a race).
+func (q *Quoter) Supply(ctx context.Context, r Request, exclude map[string]bool) (Supply, error) {
+	now := q.Now()
+	devs, err := store.OnlineDevices(ctx, q.Store.Reader(), q.Hub.Config().OnlineSince(now))
+	if err != nil {
+		return Supply{}, err
+	}
+	busy, err := store.BusyDevices(ctx, q.Store.Reader())
+	if err != nil {
+		return Supply{}, err
+	}
+	out := Supply{Models: map[string]int{}}
+	var free []Candidate
+	for _, d := range devs {
+		if len(d.GPUs) == 0 {
+			continue
+		}
+		out.Models[d.GPUs[0].Name] += len(d.GPUs)
+		c, ok, err := q.consider(ctx, d, r, now)
+		if err != nil {
+			return Supply{}, err
+		}
+		if !ok {
+			continue
+		}
+		out.Matching++
+		if live, on := q.Hub.Live(d.ID); busy[d.ID] || exclude[d.ID] || (on && live.State == proto.StatePaused) {
+			out.Busy++ // a paused PC is not offering itself
+			continue
+		}
+		free = append(free, c)
+	}
+	for i := range free {
+		region := free[i].Region // priced where the device is, when pricing knows it
+		if _, known := q.Pricing.RegionOffsets[region]; !known {
+			region = r.Region
+		}
+		p, err := pricing.Quote(pricing.Inputs{Tier: free[i].Tier, DownMbps: free[i].DownMbps, Matching: out.Matching, Busy: out.Busy,
+			At: now, Region: region, Hours: r.Hours}, q.Pricing)
+		if err != nil {
+			return Supply{}, problem.Invalid("bad_request", "%v", err)
+		}
+		free[i].PricePerGPUHour, free[i].SupplierPerGPUHour, free[i].FeePerGPUHour = p.PricePerHour, p.SupplierPerHour, p.FeePerHour
+	}
+	if r.MaxPricePerGPUHour > 0 {
+		free = slices.DeleteFunc(free, func(c Candidate) bool { return c.PricePerGPUHour > r.MaxPricePerGPUHour })
+	}
+	out.Free = free
+	return out, nil
+}
+
+// Pick places r on the live supply: the devices a deploy reserves. Not
+// enough supply is a Conflict that says what is available.
+func (q *Quoter) Pick(ctx context.Context, r Request, exclude map[string]bool) ([]Candidate, Supply, error) {
+	if err := r.Validate(); err != nil {
+		return nil, Supply{}, err
+	}
+	sup, err := q.Supply(ctx, r, exclude)
+	if err != nil {
+		return nil, sup, err
+	}
+	picked, ok := Place(sup.Free, r.GPUs)
+	if !ok {
+		got := 0
+		for _, c := range sup.Free {
+			got += c.GPUs
+		}
+		return nil, sup, q.noSupply(r, got, sup.Models)
+	}
+	return picked, sup, nil
+}
+
+// LineOf is a candidate as a quote shows it.
+func LineOf(c Candidate) Line {
+	return Line{DeviceID: c.DeviceID, GPUModel: c.GPUModel, GPUs: c.GPUs, Region: c.Region, Tier: c.Tier, Verified: c.Verified, Simulated: c.Simulated,
+		PricePerGPUHour: c.PricePerGPUHour, SupplierPerHour: c.SupplierPerGPUHour}
 }
 
 // Quote prices r for userID and stores the quote. Not enough supply is a
 // Conflict that says what is available.
 func (q *Quoter) Quote(ctx context.Context, userID string, r Request) (Quote, error) {
-	if err := r.Validate(); err != nil {
+	picked, sup, err := q.Pick(ctx, r, nil)
+	if err != nil {
 		return Quote{}, err
 	}
 	now := q.Now()
-	devs, err := store.OnlineDevices(ctx, q.Store.Reader(), q.Hub.Config().OnlineSince(now))
-	if err != nil {
-		return Quote{}, err
-	}
-	busy, err := store.BusyDevices(ctx, q.Store.Reader())
-	if err != nil {
-		return Quote{}, err
-	}
-	var matching []candidate
-	models := map[string]int{}
-	for _, d := range devs {
-		if len(d.GPUs) == 0 {
-			continue
-		}
-		models[d.GPUs[0].Name] += len(d.GPUs)
-		c, ok, err := q.consider(ctx, d, r, now)
-		if err != nil {
-			return Quote{}, err
-		}
-		if !ok {
-			continue
-		}
-		c.busy = busy[d.ID]
-		if live, on := q.Hub.Live(d.ID); on && live.State == proto.StatePaused {
-			c.busy = true // a paused PC is not offering itself
-		}
-		matching = append(matching, c)
-	}
-	out := Quote{GPUs: r.GPUs, Hours: r.Hours, Matching: len(matching)}
-	var free []candidate
-	for _, c := range matching {
-		if c.busy {
-			out.Busy++
-		} else {
-			free = append(free, c)
-		}
-	}
-	if len(matching) == 0 {
-		return Quote{}, q.noSupply(r, 0, models)
-	}
-	for i := range free {
-		p, err := pricing.Quote(pricing.Inputs{Tier: free[i].line.Tier, DownMbps: free[i].downMbps, Matching: len(matching), Busy: out.Busy,
-			At: now, Region: r.Region, Hours: r.Hours}, q.Pricing)
-		if err != nil {
-			return Quote{}, problem.Invalid("bad_request", "%v", err)
-		}
-		free[i].line.PricePerGPUHour, free[i].line.SupplierPerHour, free[i].fee = p.PricePerHour, p.SupplierPerHour, p.FeePerHour
-	}
-	if r.MaxPricePerGPUHour > 0 {
-		free = slices.DeleteFunc(free, func(c candidate) bool { return c.line.PricePerGPUHour > r.MaxPricePerGPUHour })
-	}
-	sort.SliceStable(free, func(i, j int) bool { return free[i].line.PricePerGPUHour < free[j].line.PricePerGPUHour })
-	got := 0
-	for _, c := range free {
-		if got >= r.GPUs {
-			break
-		}
-		out.Lines = append(out.Lines, c.line)
-		out.PricePerHour += c.line.PricePerGPUHour * int64(c.line.GPUs)
-		out.FeePerHour += c.fee * int64(c.line.GPUs)
-		got += c.line.GPUs
-	}
-	if got < r.GPUs {
-		return Quote{}, q.noSupply(r, got, models)
+	out := Quote{GPUs: r.GPUs, Hours: r.Hours, Matching: sup.Matching, Busy: sup.Busy}
+	for _, c := range picked {
+		out.Lines = append(out.Lines, LineOf(c))
+		out.PricePerHour += c.PricePerGPUHour * int64(c.GPUs)
+		out.FeePerHour += c.FeePerGPUHour * int64(c.GPUs)
 	}
 	out.Total = out.PricePerHour * int64(r.Hours)
 	ttl := q.TTL
@@ -193,41 +214,45 @@ func (q *Quoter) Quote(ctx context.Context, userID string, r Request) (Quote, er
 }
 
 // consider checks one device against the request's filters.
-func (q *Quoter) consider(ctx context.Context, d store.Device, r Request, now time.Time) (candidate, bool, error) {
+func (q *Quoter) consider(ctx context.Context, d store.Device, r Request, now time.Time) (Candidate, bool, error) {
 	g := d.GPUs[0]
-	if r.GPUModel != "" && !strings.Contains(strings.ToLower(g.Name), strings.ToLower(r.GPUModel)) {
-		return candidate{}, false, nil
+	switch {
+	case r.GPUModel != "" && !strings.Contains(strings.ToLower(g.Name), strings.ToLower(r.GPUModel)),
+		uint64(r.MinVRAMGiB)<<30 > g.MemoryTotal,
+		r.Region != "" && d.Region != r.Region,
+		!d.Can(proto.RuntimeRay):
+		return Candidate{}, false, nil
 	}
-	if uint64(r.MinVRAMGiB)<<30 > g.MemoryTotal {
-		return candidate{}, false, nil
-	}
-	c := candidate{d: d, model: g.Name, line: Line{DeviceID: d.ID, GPUModel: g.Name, GPUs: len(d.GPUs), Simulated: d.Simulated}}
+	c := Candidate{DeviceID: d.ID, SupplierID: d.UserID, GPUModel: g.Name, GPUs: len(d.GPUs), Region: d.Region, Simulated: d.Simulated}
 	bs, err := store.Benchmarks(ctx, q.Store.Reader(), d.ID, 1)
 	if err != nil {
 		return c, false, err
 	}
 	if len(bs) == 1 {
-		c.line.Tier = bs[0].Tier
+		c.Tier, c.Bench = bs[0].Tier, bs[0].Score
 		var rep proto.BenchReport
 		if json.Unmarshal([]byte(bs[0].Report), &rep) == nil {
 			for _, res := range rep.Results {
 				if res.Kind == "network" {
-					c.downMbps = int(res.NetDownMbps)
+					c.DownMbps = int(res.NetDownMbps)
 				}
 			}
 		}
 	}
-	if r.MinDownMbps > 0 && c.downMbps < r.MinDownMbps {
+	if r.MinDownMbps > 0 && c.DownMbps < r.MinDownMbps {
 		return c, false, nil
 	}
 	v, err := store.DeviceVerification(ctx, q.Store.Reader(), d.ID)
 	if err != nil {
 		return c, false, err
 	}
-	c.line.Verified, _, _ = verify.Status(v, now, q.VerifyEvery)
-	if r.VerifiedOnly && !c.line.Verified {
+	c.Verified, _, _ = verify.Status(v, now, q.VerifyEvery)
+	if r.VerifiedOnly && !c.Verified {
 		return c, false, nil
 	}
+	// Uptime is not in the supply yet: an online device counts as up, and
+	// its challenge record does the rest.
+	c.Reputation = verify.Reputation(1, v.Passed, v.Failed)
 	return c, true, nil
 }
 

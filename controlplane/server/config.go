@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/api"
+	"github.com/idlegrid/idlegrid/controlplane/cluster"
 	"github.com/idlegrid/idlegrid/controlplane/payout"
 	"github.com/idlegrid/idlegrid/shared/challenge"
 	"github.com/idlegrid/idlegrid/shared/money"
@@ -39,6 +40,8 @@ type Config struct {
 	Payout payout.Config
 	// PayoutExplorerCluster is added to explorer links (e.g. "devnet").
 	PayoutExplorerCluster string
+	// Cluster tunes cluster provisioning, repair and draining.
+	Cluster cluster.Config
 }
 
 // Defaults returns the settings for a local start.
@@ -53,6 +56,7 @@ func Defaults() Config {
 		ChallengeEvery:    time.Hour,
 		ChallengeSize:     challenge.DefaultN,
 		EarningsHold:      72 * time.Hour,
+		Cluster:           cluster.Defaults(),
 	}
 }
 
@@ -121,6 +125,10 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return err
 	})
 	fs.StringVar(&c.PayoutExplorerCluster, "payout-explorer-cluster", "", "cluster named in explorer links, e.g. devnet (empty: mainnet)")
+	fs.DurationVar(&c.Cluster.ProvisionTimeout, "cluster-provision-timeout", c.Cluster.ProvisionTimeout, "a cluster not ready this long after its deploy fails")
+	fs.DurationVar(&c.Cluster.DrainGrace, "drain-grace", c.Cluster.DrainGrace, "notice a requester gets before a supplier's paused node leaves the cluster")
+	fs.IntVar(&c.Cluster.NumCPUs, "ray-num-cpus", c.Cluster.NumCPUs, "CPUs each Ray node offers (0: the agent decides)")
+	fs.IntVar(&c.Cluster.ObjectStoreMiB, "ray-object-store-mib", c.Cluster.ObjectStoreMiB, "object store size of each Ray node in MiB (0: the agent decides)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: idlegrid-server [flags]\n\nEvery flag can also be set as an environment variable, e.g. --listen as IDLEGRID_LISTEN.\n\n")
 		fs.PrintDefaults()

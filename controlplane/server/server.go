@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/idlegrid/idlegrid/controlplane/account"
 	"github.com/idlegrid/idlegrid/controlplane/api"
+	"github.com/idlegrid/idlegrid/controlplane/cluster"
 	"github.com/idlegrid/idlegrid/controlplane/demo"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/ledger"
@@ -25,6 +27,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/controlplane/verify"
 	"github.com/idlegrid/idlegrid/controlplane/web"
+	"github.com/idlegrid/idlegrid/shared/keyfile"
 	"github.com/idlegrid/idlegrid/shared/proto"
 )
 
@@ -41,6 +44,7 @@ type Server struct {
 	Meter    *ledger.Meter
 	Signer   *ledger.Signer
 	Payout   *payout.Service
+	Clusters *cluster.Manager
 	handler  http.Handler
 }
 
@@ -78,6 +82,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return setWalletFromDevice(ctx, st, ver, log, deviceID, msg.(*proto.PayoutWallet).Address)
 	})
 	meter := &ledger.Meter{Ledger: led, MaxGap: 3 * cfg.HeartbeatInterval, Lag: 3 * time.Second, Log: log.With("part", "meter")}
+	tunnelKey, err := keyfile.LoadOrCreate(filepath.Join(cfg.DataDir, "tunnel.key"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("tunnel key: %w", err)
+	}
+	ccfg := cfg.Cluster
+	ccfg.LostAfter = h.Config().OfflineAfter // lost is what the hub calls offline
+	clusters := cluster.New(st, h, a.Quoter, meter, signer, tunnelKey.Seed(), ccfg, log.With("part", "clusters"))
+	h.Handle(proto.TypeRuntimeStatus, clusters.OnStatus)
+	a.Clusters = clusters
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {
 		st.Close()
@@ -89,7 +103,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// Browsers may not post forms or API calls from other origins; agents
 	// and CLIs send no Origin or Sec-Fetch-Site and pass.
 	return &Server{
-		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer, Payout: pay,
+		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer, Payout: pay, Clusters: clusters,
 		handler: http.NewCrossOriginProtection().Handler(mux),
 	}, nil
 }
@@ -120,6 +134,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready Ready) error 
 	g.Go(func() error { return s.Verify.Serve(gctx) })
 	g.Go(func() error { return s.Meter.Serve(gctx, time.Minute, s.cfg.EarningsHold) })
 	g.Go(func() error { return s.Payout.Serve(gctx) })
+	g.Go(func() error { return s.Clusters.Serve(gctx) })
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/server"
 	"github.com/idlegrid/idlegrid/shared/agent"
 	"github.com/idlegrid/idlegrid/shared/hw"
+	simrt "github.com/idlegrid/idlegrid/shared/runtime/sim"
 )
 
 // Server is a running control plane.
@@ -34,6 +35,10 @@ type Server struct {
 
 	cancel context.CancelFunc
 	done   chan error
+
+	simMu       sync.Mutex
+	simNet      *simrt.Network
+	simRuntimes map[string]*simrt.Runtime
 }
 
 // FastConfig has short intervals so liveness tests take seconds.
@@ -46,6 +51,9 @@ func FastConfig(dir string) server.Config {
 	c.LogLevel = "warn"
 	c.RateLimit = api.RateLimit{Burst: 10000, Every: time.Millisecond} // tests sign up and pair a lot from one address
 	c.ChallengeSize = 64                                               // a challenge in milliseconds
+	c.Cluster.Tick, c.Cluster.ResendEvery = 100*time.Millisecond, time.Second
+	c.Cluster.MissingAfter, c.Cluster.DrainGrace, c.Cluster.StopTimeout = 3*time.Second, time.Second, 5*time.Second
+	c.Cluster.ProvisionTimeout = 30 * time.Second
 	return c
 }
 
@@ -157,7 +165,9 @@ type Client struct {
 	base  string
 	Token string // session token or API key; empty for anonymous
 	Email string
-	http  *http.Client
+	// Header is sent with every request (e.g. Idempotency-Key).
+	Header http.Header
+	http   *http.Client
 }
 
 // Anonymous returns a client without credentials.
@@ -200,6 +210,9 @@ func (c *Client) Do(method, path string, body, out any) int {
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	for k, vs := range c.Header {
+		req.Header[k] = vs
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -262,11 +275,28 @@ func (s *Server) NewAgent(name, spec string) *agent.Agent {
 		DataDir: s.t.TempDir(), ServerURL: s.URL, Name: name, Version: "test",
 		GPU: hw.NewSim(models, int64(len(name)), nil), Log: s.Log.With("agent", name),
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+		Runtime: s.SimRuntime(name),
 	})
 	if err != nil {
 		s.t.Fatalf("new agent: %v", err)
 	}
 	return a
+}
+
+// SimRuntime is a simulated cluster runtime on the server's simulated LAN,
+// remembered by name so a test can make its node fail.
+func (s *Server) SimRuntime(name string) *simrt.Runtime {
+	s.simMu.Lock()
+	defer s.simMu.Unlock()
+	if s.simNet == nil {
+		s.simNet, s.simRuntimes = simrt.NewNetwork(), map[string]*simrt.Runtime{}
+	}
+	if r := s.simRuntimes[name]; r != nil {
+		return r
+	}
+	r := s.simNet.Runtime(50 * time.Millisecond)
+	s.simRuntimes[name] = r
+	return r
 }
 
 // RunAgent serves a until the returned stop is called (or the test ends),

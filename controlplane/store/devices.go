@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,7 +27,12 @@ type Device struct {
 	HostJSON     string
 	GPUStatus    string // empty when GPUs are readable, else the reason in words
 	GPUs         []DeviceGPU
+	Runtimes     []string // cluster runtimes the agent can run ("ray")
+	Region       string
 }
+
+// Can reports whether the device's agent can run runtime.
+func (d Device) Can(runtime string) bool { return slices.Contains(d.Runtimes, runtime) }
 
 // DeviceGPU is one GPU of a device's last reported inventory.
 type DeviceGPU struct {
@@ -174,8 +181,8 @@ func boolInt(b bool) int {
 
 // UpdateInventory records what the agent reported at connect time.
 func UpdateInventory(ctx context.Context, tx *sql.Tx, d Device) error {
-	if err := expectOne(tx.ExecContext(ctx, `UPDATE devices SET agent_version = ?, simulated = ?, host_json = ?, gpu_status = ? WHERE id = ?`,
-		d.AgentVersion, boolInt(d.Simulated), d.HostJSON, d.GPUStatus, d.ID)); err != nil {
+	if err := expectOne(tx.ExecContext(ctx, `UPDATE devices SET agent_version = ?, simulated = ?, host_json = ?, gpu_status = ?, runtimes = ?, region = ? WHERE id = ?`,
+		d.AgentVersion, boolInt(d.Simulated), d.HostJSON, d.GPUStatus, strings.Join(d.Runtimes, ","), d.Region, d.ID)); err != nil {
 		return fmt.Errorf("updating device inventory: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_gpus WHERE device_id = ?`, d.ID); err != nil {
@@ -190,15 +197,19 @@ func UpdateInventory(ctx context.Context, tx *sql.Tx, d Device) error {
 	return nil
 }
 
-const deviceCols = `id, user_id, name, public_key, created_at, last_seen_at, agent_version, simulated, host_json, gpu_status`
+const deviceCols = `id, user_id, name, public_key, created_at, last_seen_at, agent_version, simulated, host_json, gpu_status, runtimes, region`
 
 func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 	var d Device
 	var created int64
 	var seen sql.NullInt64
 	var sim int
-	if err := sc.Scan(&d.ID, &d.UserID, &d.Name, &d.PublicKey, &created, &seen, &d.AgentVersion, &sim, &d.HostJSON, &d.GPUStatus); err != nil {
+	var runtimes string
+	if err := sc.Scan(&d.ID, &d.UserID, &d.Name, &d.PublicKey, &created, &seen, &d.AgentVersion, &sim, &d.HostJSON, &d.GPUStatus, &runtimes, &d.Region); err != nil {
 		return Device{}, err
+	}
+	if runtimes != "" {
+		d.Runtimes = strings.Split(runtimes, ",")
 	}
 	d.CreatedAt, d.LastSeenAt, d.Simulated = fromMS(created), fromNullMS(seen), sim == 1
 	return d, nil
@@ -307,9 +318,11 @@ func OnlineDevices(ctx context.Context, q Querier, since time.Time) ([]Device, e
 	return listDevices(ctx, q, `WHERE last_seen_at >= ? ORDER BY id`, `WHERE device_id IN (SELECT id FROM devices WHERE last_seen_at >= ?)`, ms(since))
 }
 
-// BusyDevices is the set of devices with an open assignment.
+// BusyDevices is the set of devices reserved by a cluster or with an open
+// assignment.
 func BusyDevices(ctx context.Context, q Querier) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT DISTINCT device_id FROM usage_assignments WHERE ended_at IS NULL`)
+	rows, err := q.QueryContext(ctx, `SELECT device_id FROM cluster_nodes WHERE released_at IS NULL
+		UNION SELECT device_id FROM usage_assignments WHERE ended_at IS NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("listing busy devices: %w", err)
 	}

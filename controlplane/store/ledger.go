@@ -197,9 +197,20 @@ func SetAssignmentReady(ctx context.Context, tx *sql.Tx, id string, at time.Time
 	return expectOne(tx.ExecContext(ctx, `UPDATE usage_assignments SET ready_at = coalesce(ready_at, ?), settled_until = coalesce(settled_until, ?) WHERE id = ?`, ms(at), ms(at), id))
 }
 
-// EndAssignment marks when billing stops (the first time only).
+// EndAssignment marks when billing stops (the first time only, and never
+// before it started).
 func EndAssignment(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
-	return expectOne(tx.ExecContext(ctx, `UPDATE usage_assignments SET ended_at = coalesce(ended_at, ?) WHERE id = ?`, ms(at), id))
+	return expectOne(tx.ExecContext(ctx, `UPDATE usage_assignments SET ended_at = coalesce(ended_at, max(?, coalesce(ready_at, 0))) WHERE id = ?`, ms(at), id))
+}
+
+// EndClusterAssignments ends every open assignment of a cluster at `at`
+// (or when each started, if later).
+func EndClusterAssignments(ctx context.Context, tx *sql.Tx, clusterID string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE usage_assignments SET ended_at = max(?, coalesce(ready_at, 0)) WHERE cluster_id = ? AND ended_at IS NULL`, ms(at), clusterID)
+	if err != nil {
+		return fmt.Errorf("ending assignments: %w", err)
+	}
+	return nil
 }
 
 // SettleAssignment records a metered window: the new watermark and totals.

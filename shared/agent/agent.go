@@ -41,6 +41,12 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound reconnect delays (default 1 s, 60 s).
 	MinBackoff, MaxBackoff time.Duration
 	Now                    func() time.Time
+	// Runtime runs cluster work (Ray); nil offers none. Tunnel keeps a head
+	// node reachable for its cluster's owner (shared/tunnel.Keep).
+	Runtime Runtime
+	Tunnel  TunnelFunc
+	// Region is where this machine is, as its owner says ("eu-west").
+	Region string
 }
 
 // Agent is one supplier device. Create with New, pair once, then Serve.
@@ -59,6 +65,7 @@ type Agent struct {
 	reports     chan proto.BenchReport // waiting to be sent
 	wallets     chan proto.PayoutWallet
 	work        *challengeWork // the last challenge computed, until opened
+	clusters    *clusterWork   // nil without a runtime
 }
 
 // Connection states shown to the user.
@@ -137,6 +144,12 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, key: key, state: st, subs: map[chan struct{}]struct{}{}, kick: make(chan struct{}, 1), reports: make(chan proto.BenchReport, 1), wallets: make(chan proto.PayoutWallet, 1)}
+	if cfg.Runtime != nil {
+		a.clusters = newWork(cfg.Runtime, cfg.Tunnel)
+	}
+	if !proto.ValidRegion(cfg.Region) {
+		return nil, fmt.Errorf("region %q: use up to 32 lowercase letters, digits and dashes, like eu-west", cfg.Region)
+	}
 	a.status = Status{Conn: ConnUnpaired, Since: cfg.Now()}
 	if st.DeviceID != "" {
 		a.status = Status{Conn: ConnStopped, DeviceID: st.DeviceID, ServerURL: st.ServerURL, Since: cfg.Now()}
@@ -364,12 +377,17 @@ func (a *Agent) Serve(ctx context.Context) error {
 		return err
 	}
 	inv := a.inventory(ctx)
+	runtimes := a.detectRuntimes(ctx)
+	if a.clusters != nil {
+		a.clusters.endpoint = tunnelURL(endpoint)
+		a.clusters.run(ctx, a.cfg.Log.Warn)
+	}
 	bo := backoff.Backoff{Min: a.cfg.MinBackoff, Max: a.cfg.MaxBackoff}
 	stopped := func() { a.setStatus(func(s *Status) { s.Conn = ConnStopped }) }
 	for {
 		a.setStatus(func(s *Status) { s.Conn = ConnConnecting })
 		var welcomed time.Time
-		err := a.session(ctx, endpoint, st.DeviceID, inv, func() { welcomed = time.Now() })
+		err := a.session(ctx, endpoint, st.DeviceID, inv, runtimes, func() { welcomed = time.Now() })
 		// Start the backoff over only after a link that held: a server that
 		// accepts the handshake and then closes at once must not be
 		// hammered every second.

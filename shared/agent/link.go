@@ -39,6 +39,18 @@ func (a *Agent) handle(ctx context.Context, l *link, msg any) {
 		go a.open(l, m)
 	case *proto.DeviceStatus:
 		a.setStatus(func(s *Status) { s.Device = *m })
+	case *proto.RuntimeStart:
+		if a.clusters == nil {
+			a.cfg.Log.Warn("asked to run cluster work, but this agent has no runtime", "cluster", m.ClusterID)
+			return
+		}
+		a.cfg.Log.Info("starting cluster work", "cluster", m.ClusterID, "role", m.Role)
+		go a.clusters.start(m, a.cfg.Log.Warn)
+	case *proto.RuntimeStop:
+		if a.clusters != nil {
+			a.cfg.Log.Info("stopping cluster work", "cluster", m.ClusterID, "reason", m.Reason)
+			go a.clusters.stop(m, a.cfg.Log.Warn)
+		}
 	default:
 		a.cfg.Log.Warn("unexpected message from the server", "type", proto.TypeOf(msg))
 	}

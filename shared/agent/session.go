@@ -15,7 +15,7 @@ import (
 
 // session runs one websocket link: handshake, then heartbeats until the link
 // or ctx ends. onWelcome runs once the server accepted the device.
-func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv proto.Inventory, onWelcome func()) error {
+func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv proto.Inventory, runtimes []proto.RuntimeInfo, onWelcome func()) error {
 	dialer := websocket.Dialer{HandshakeTimeout: 15 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 4096, Proxy: http.ProxyFromEnvironment}
 	ws, resp, err := dialer.DialContext(ctx, endpoint, nil)
 	if err != nil {
@@ -32,7 +32,7 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 	})
 	defer stop()
 
-	welcome, err := a.handshake(ws, deviceID, inv)
+	welcome, err := a.handshake(ws, deviceID, inv, runtimes)
 	if err != nil {
 		return err
 	}
@@ -69,6 +69,14 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 	if err := a.sendHeartbeat(ctx, l, interval); err != nil {
 		return err
 	}
+	// A (re)connected control plane learns what runs here at once.
+	var runtimeChanged <-chan struct{}
+	if a.clusters != nil {
+		runtimeChanged = a.clusters.changed
+		if err := l.send(proto.TypeRuntimeStatus, a.clusters.snapshot()); err != nil {
+			return err
+		}
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -91,7 +99,20 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 				a.queueReport(r) // try again on the next link
 				return err
 			}
+		case <-runtimeChanged:
+			if err := l.send(proto.TypeRuntimeStatus, a.clusters.snapshot()); err != nil {
+				return err
+			}
 		case <-tick.C:
+			if a.clusters != nil {
+				// Repeated while anything runs: a head's list of live nodes
+				// changes without a local event.
+				if st := a.clusters.snapshot(); len(st.Runtimes) > 0 {
+					if err := l.send(proto.TypeRuntimeStatus, st); err != nil {
+						return err
+					}
+				}
+			}
 			if err := a.sendHeartbeat(ctx, l, interval); err != nil {
 				select { // a refused write usually follows a close frame: prefer its reason
 				case rerr := <-readErr:
@@ -104,7 +125,7 @@ func (a *Agent) session(ctx context.Context, endpoint, deviceID string, inv prot
 	}
 }
 
-func (a *Agent) handshake(ws *websocket.Conn, deviceID string, inv proto.Inventory) (*proto.Welcome, error) {
+func (a *Agent) handshake(ws *websocket.Conn, deviceID string, inv proto.Inventory, runtimes []proto.RuntimeInfo) (*proto.Welcome, error) {
 	_ = ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 	msg, err := readMsg(ws)
 	if err != nil {
@@ -125,6 +146,8 @@ func (a *Agent) handshake(ws *websocket.Conn, deviceID string, inv proto.Invento
 		Signature:    proto.SignAuth(a.key, hello.Nonce, deviceID),
 		AgentVersion: a.cfg.Version,
 		Inventory:    inv,
+		Runtimes:     runtimes,
+		Region:       a.cfg.Region,
 	})
 	if err != nil {
 		return nil, err

@@ -116,6 +116,9 @@ type Auth struct {
 	// Runtimes the agent can run cluster work with; none means it only
 	// supplies telemetry and benchmarks.
 	Runtimes []RuntimeInfo `json:"runtimes,omitempty"`
+	// Region is where the supplier says the machine is ("eu-west"); the
+	// scheduler keeps a cluster's nodes in one region when it can.
+	Region string `json:"region,omitempty"`
 }
 
 // Inventory is the device's hardware as the agent found it at start-up.
@@ -283,6 +286,9 @@ func (a *Auth) validate() error {
 		return fmt.Errorf("%d runtimes is over the limit of %d", len(a.Runtimes), maxRuntimes)
 	case len(a.Inventory.GPUs) > MaxGPUs:
 		return fmt.Errorf("%d GPUs is over the limit of %d", len(a.Inventory.GPUs), MaxGPUs)
+	}
+	if !ValidRegion(a.Region) {
+		return fmt.Errorf("region %q must be up to 32 lowercase letters, digits and dashes", truncate(a.Region, 40))
 	}
 	for _, rt := range a.Runtimes {
 		if rt.Name == "" || len(rt.Name) > 32 || len(rt.Version) > 64 {

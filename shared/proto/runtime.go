@@ -92,6 +92,11 @@ type RuntimeStatus struct {
 
 const maxRuntimes = 8
 
+var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// ValidRegion reports whether s is a region name ("" is: no region).
+func ValidRegion(s string) bool { return s == "" || regionPattern.MatchString(s) }
+
 var idPattern = regexp.MustCompile(`^[a-z]{2,4}_[a-z0-9]{8,64}$`)
 
 func validID(what, s string) error {
