@@ -34,7 +34,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	srv := servertest.Start(t, nil)
+	cfg := servertest.FastConfig(t.TempDir())
+	cfg.Cluster.Tick = time.Hour // the fixture's cluster has no nodes: keep the manager off it
+	srv := servertest.Start(t, &cfg)
 	f := &fixture{srv: srv, owner: srv.SignUp("owner@example.com"), other: srv.SignUp("other@example.com")}
 	f.deviceID = f.pairBody(t)["__device"].(string)
 	var k struct{ ID string }
@@ -58,7 +60,7 @@ func runningCluster(t *testing.T, srv *servertest.Server, email string) string {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c := store.Cluster{ID: cluster.NewID("cls_"), OwnerID: u.ID, Request: `{"gpus":1,"hours":1}`, Runtime: "ray", State: store.ClusterRunning, GPUs: 1, Hours: 1, CreatedAt: now}
+	c := store.Cluster{ID: cluster.NewID("cls_"), OwnerID: u.ID, Request: `{"gpus":1,"hours":1}`, Runtime: "ray", State: store.ClusterRunning, GPUs: 1, Hours: 1, PricePerHour: 300_000, CreatedAt: now}
 	err = srv.Srv.Store.Write(t.Context(), func(tx *sql.Tx) error {
 		if err := store.InsertCluster(t.Context(), tx, c); err != nil {
 			return err
@@ -99,9 +101,10 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 	owned := func(s int) want { return want{401, 404, s} }
 
 	cases := map[string]struct {
-		path string
-		body func(f *fixture, t *testing.T) any
-		want want
+		path  string
+		body  func(f *fixture, t *testing.T) any
+		want  want
+		token bool // Public, but guarded by a token of its own
 	}{
 		"GET /healthz":             {want: public(200)},
 		"GET /api/v1/openapi.json": {want: public(200)},
@@ -136,10 +139,10 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 		"GET /api/v1/clusters/{id}":                      {path: "/api/v1/clusters/CLUSTER", want: owned(200)},
 		"POST /api/v1/clusters/{id}/extend":              {path: "/api/v1/clusters/CLUSTER/extend", body: func(*fixture, *testing.T) any { return map[string]int{"hours": 1} }, want: owned(402)}, // no credit
 		"DELETE /api/v1/clusters/{id}":                   {path: "/api/v1/clusters/CLUSTER", want: owned(202)},
-		"GET /api/v1/clusters/{id}/tunnel":               {path: "/api/v1/clusters/CLUSTER/tunnel?port=client", want: owned(502)}, // its head has no tunnel
+		"GET /api/v1/clusters/{id}/tunnel":               {path: "/api/v1/clusters/CLUSTER/tunnel?port=client", want: owned(400)}, // not a websocket upgrade
 		"GET /api/v1/clusters/{id}/dashboard/{path...}":  {path: "/api/v1/clusters/CLUSTER/dashboard/", want: owned(502)},
 		"POST /api/v1/clusters/{id}/dashboard/{path...}": {path: "/api/v1/clusters/CLUSTER/dashboard/api/jobs/", body: func(*fixture, *testing.T) any { return map[string]string{"entrypoint": "true"} }, want: owned(502)},
-		"GET /api/v1/agent/tunnel":                       {want: public(401)},
+		"GET /api/v1/agent/tunnel":                       {want: public(401), token: true}, // a head's tunnel token, not an account
 		"GET /api/v1/billing":                            {want: mine(200)},
 		"POST /api/v1/billing/faucet":                    {want: mine(404)}, // not a demo server: no faucet
 		"GET /api/v1/billing/statement":                  {path: "/api/v1/billing/statement?month=2026-11", want: mine(200)},
@@ -187,7 +190,7 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 					t.Errorf("%s: status %d, want %d", who.label, got, who.want)
 				}
 			}
-			if rt.Access == api.Public && tc.want.anon == 401 {
+			if rt.Access == api.Public && tc.want.anon == 401 && !tc.token {
 				t.Errorf("route is Public but the case expects 401 for anonymous")
 			}
 		})

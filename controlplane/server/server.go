@@ -25,6 +25,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/pricing"
 	"github.com/idlegrid/idlegrid/controlplane/sched"
 	"github.com/idlegrid/idlegrid/controlplane/store"
+	"github.com/idlegrid/idlegrid/controlplane/tunnel"
 	"github.com/idlegrid/idlegrid/controlplane/verify"
 	"github.com/idlegrid/idlegrid/controlplane/web"
 	"github.com/idlegrid/idlegrid/shared/keyfile"
@@ -45,6 +46,7 @@ type Server struct {
 	Signer   *ledger.Signer
 	Payout   *payout.Service
 	Clusters *cluster.Manager
+	Tunnels  *tunnel.Registry
 	handler  http.Handler
 }
 
@@ -91,7 +93,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	ccfg.LostAfter = h.Config().OfflineAfter // lost is what the hub calls offline
 	clusters := cluster.New(st, h, a.Quoter, meter, signer, tunnelKey.Seed(), ccfg, log.With("part", "clusters"))
 	h.Handle(proto.TypeRuntimeStatus, clusters.OnStatus)
-	a.Clusters = clusters
+	tunnels := tunnel.New(log.With("part", "tunnel"))
+	clusters.Tunnels, a.Clusters, a.Tunnels = tunnels, clusters, tunnels
 	console, err := web.New(a, log.With("part", "web"))
 	if err != nil {
 		st.Close()
@@ -103,7 +106,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// Browsers may not post forms or API calls from other origins; agents
 	// and CLIs send no Origin or Sec-Fetch-Site and pass.
 	return &Server{
-		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer, Payout: pay, Clusters: clusters,
+		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer, Payout: pay, Clusters: clusters, Tunnels: tunnels,
 		handler: http.NewCrossOriginProtection().Handler(mux),
 	}, nil
 }
@@ -164,6 +167,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready Ready) error 
 		// Hijacked websockets are not closed by Shutdown: the hub closes them
 		// (with "going away") and flushes what is queued.
 		stopHub()
+		s.Tunnels.CloseAll() // tunnels are hijacked connections too
 		herr := <-hubDone
 		return errors.Join(hs.Shutdown(sctx), herr)
 	})

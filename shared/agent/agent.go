@@ -23,6 +23,7 @@ import (
 	"github.com/idlegrid/idlegrid/shared/backoff"
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/proto"
+	"github.com/idlegrid/idlegrid/shared/tunnel"
 )
 
 // Config wires an Agent.
@@ -145,6 +146,12 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, key: key, state: st, subs: map[chan struct{}]struct{}{}, kick: make(chan struct{}, 1), reports: make(chan proto.BenchReport, 1), wallets: make(chan proto.PayoutWallet, 1)}
 	if cfg.Runtime != nil {
+		if cfg.Tunnel == nil {
+			log := cfg.Log.With("part", "tunnel")
+			cfg.Tunnel = func(ctx context.Context, endpoint, token string, resolve func(string) (string, bool)) error {
+				return tunnel.Keep(ctx, nil, endpoint, token, resolve, log)
+			}
+		}
 		a.clusters = newWork(cfg.Runtime, cfg.Tunnel)
 	}
 	if !proto.ValidRegion(cfg.Region) {
