@@ -19,6 +19,7 @@ import (
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/hw/nvidia"
 	"github.com/idlegrid/idlegrid/shared/proto"
+	igruntime "github.com/idlegrid/idlegrid/shared/runtime"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -46,6 +47,12 @@ func run(args []string) int {
 		name    = fs.String("name", "", "device name shown in the console (default: host name)")
 		simGPUs = fs.String("sim-gpus", "", `simulate GPUs instead of reading NVIDIA ones, e.g. "RTX 4090x2" (demos and tests)`)
 		level   = fs.String("log-level", envOr("IDLEGRID_LOG_LEVEL", "info"), "debug, info, warn or error")
+		region  = fs.String("region", envOr("IDLEGRID_REGION", ""), "where this machine is, e.g. eu-west (env IDLEGRID_REGION)")
+		runtime = fs.String("clusters", envOr("IDLEGRID_CLUSTERS", "ray"), "cluster runtime to offer: ray, or off (env IDLEGRID_CLUSTERS)")
+		rayBin  = fs.String("ray-bin", "ray", `the ray command (pip install "ray[default]")`)
+		rayIP   = fs.String("ray-node-ip", "", "address Ray advertises to the cluster's other nodes (default: Ray picks the host's address)")
+		rayCPUs = fs.Int("ray-num-cpus", 0, "CPUs a Ray node offers (0: the control plane or Ray decides)")
+		rayMiB  = fs.Int("ray-object-store-mib", 0, "object store size of a Ray node in MiB (0: the control plane or Ray decides)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -79,10 +86,21 @@ func run(args []string) int {
 	}
 	defer gpu.Close()
 
-	a, err := agent.New(agent.Config{
+	cfg := agent.Config{
 		DataDir: *data, ServerURL: *server, Name: *name, Version: version,
-		GPU: gpu, Host: hw.NewHost(*data), Log: log,
-	})
+		GPU: gpu, Host: hw.NewHost(*data), Log: log, Region: *region,
+	}
+	switch *runtime {
+	case "ray":
+		cfg.Runtime = igruntime.NewRay(igruntime.RayConfig{Binary: *rayBin, NodeIP: *rayIP, DataDir: filepath.Join(*data, "ray"),
+			Log: log.With("part", "ray"), NumCPUs: *rayCPUs, ObjectStoreMiB: *rayMiB})
+	case "off":
+		fmt.Fprintln(os.Stderr, "Clusters: off (--clusters off); this device only supplies telemetry and benchmarks.")
+	default:
+		fmt.Fprintf(os.Stderr, "idlegrid-agent: --clusters %q: use ray or off\n", *runtime)
+		return 2
+	}
+	a, err := agent.New(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "idlegrid-agent: %v\n", err)
 		return 1

@@ -267,6 +267,13 @@ func (c *Client) Devices() []Device {
 // its own data dir, pointed at the server; it is not paired yet.
 func (s *Server) NewAgent(name, spec string) *agent.Agent {
 	s.t.Helper()
+	return s.NewAgentWith(name, spec, s.SimRuntime(name))
+}
+
+// NewAgentWith is NewAgent with a cluster runtime of the test's choosing
+// (a real Ray, say).
+func (s *Server) NewAgentWith(name, spec string, rt agent.Runtime) *agent.Agent {
+	s.t.Helper()
 	models, err := hw.ParseSimSpec(spec)
 	if err != nil {
 		s.t.Fatalf("sim spec: %v", err)
@@ -275,7 +282,7 @@ func (s *Server) NewAgent(name, spec string) *agent.Agent {
 		DataDir: s.t.TempDir(), ServerURL: s.URL, Name: name, Version: "test",
 		GPU: hw.NewSim(models, int64(len(name)), nil), Log: s.Log.With("agent", name),
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
-		Runtime: s.SimRuntime(name),
+		Runtime: rt,
 	})
 	if err != nil {
 		s.t.Fatalf("new agent: %v", err)
