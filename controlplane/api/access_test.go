@@ -30,6 +30,7 @@ type fixture struct {
 	keyID        string
 	tokenID      string
 	clusterID    string
+	ownerID      string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -48,12 +49,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("creating token: %d", st)
 	}
 	f.keyID, f.tokenID = k.ID, tok.ID
-	f.clusterID = runningCluster(t, srv, "owner@example.com")
+	f.clusterID, f.ownerID = runningCluster(t, srv, "owner@example.com")
 	return f
 }
 
 // runningCluster stores a ready cluster of email's account without nodes.
-func runningCluster(t *testing.T, srv *servertest.Server, email string) string {
+func runningCluster(t *testing.T, srv *servertest.Server, email string) (clusterID, ownerID string) {
 	t.Helper()
 	u, err := store.UserByEmail(t.Context(), srv.Srv.Store.Reader(), email)
 	if err != nil {
@@ -70,7 +71,7 @@ func runningCluster(t *testing.T, srv *servertest.Server, email string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.ID
+	return c.ID, u.ID
 }
 
 // pairBody returns a valid pairing request for a fresh key and code of the
@@ -114,40 +115,40 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 		"POST /api/v1/auth/login": {body: func(f *fixture, t *testing.T) any {
 			return map[string]string{"email": "owner@example.com", "password": "correct horse battery"}
 		}, want: public(200)},
-		"POST /api/v1/auth/logout":                       {want: mine(204)},
-		"GET /api/v1/me":                                 {want: mine(200)},
-		"GET /api/v1/keys":                               {want: mine(200)},
-		"POST /api/v1/keys":                              {body: func(*fixture, *testing.T) any { return map[string]string{"name": "k"} }, want: mine(201)},
-		"DELETE /api/v1/keys/{id}":                       {path: "/api/v1/keys/KEY", want: owned(204)},
-		"POST /api/v1/pairing-codes":                     {want: mine(201)},
-		"GET /api/v1/enrollment-tokens":                  {want: mine(200)},
-		"POST /api/v1/enrollment-tokens":                 {body: func(*fixture, *testing.T) any { return map[string]any{"name": "t", "valid_hours": 5} }, want: mine(201)},
-		"DELETE /api/v1/enrollment-tokens/{id}":          {path: "/api/v1/enrollment-tokens/TOKEN", want: owned(204)},
-		"POST /api/v1/agent/pair":                        {body: func(f *fixture, t *testing.T) any { return f.pairBody(t) }, want: public(201)},
-		"GET /api/v1/agent/connect":                      {want: public(400)}, // not a websocket upgrade
-		"GET /api/v1/devices":                            {want: mine(200)},
-		"GET /api/v1/devices/{id}":                       {path: "/api/v1/devices/DEVICE", want: owned(200)},
-		"PATCH /api/v1/devices/{id}":                     {path: "/api/v1/devices/DEVICE", body: func(*fixture, *testing.T) any { return map[string]string{"name": "renamed"} }, want: owned(200)},
-		"DELETE /api/v1/devices/{id}":                    {path: "/api/v1/devices/DEVICE", want: owned(204)},
-		"GET /api/v1/devices/{id}/telemetry":             {path: "/api/v1/devices/DEVICE/telemetry", want: owned(200)},
-		"GET /api/v1/devices/{id}/benchmarks":            {path: "/api/v1/devices/DEVICE/benchmarks", want: owned(200)},
-		"POST /api/v1/devices/{id}/verify":               {path: "/api/v1/devices/DEVICE/verify", want: owned(409)}, // the fixture device is not connected
-		"GET /api/v1/explorer/stats":                     {want: public(200)},
-		"POST /api/v1/clusters/quote":                    {body: func(*fixture, *testing.T) any { return map[string]int{"gpus": 1, "hours": 1} }, want: want{401, 409, 409}}, // the fixture device is offline: no supply
-		"POST /api/v1/clusters":                          {body: func(*fixture, *testing.T) any { return map[string]int{"gpus": 1, "hours": 1} }, want: want{401, 409, 409}}, // no supply
-		"GET /api/v1/clusters":                           {want: mine(200)},
-		"GET /api/v1/clusters/{id}":                      {path: "/api/v1/clusters/CLUSTER", want: owned(200)},
-		"POST /api/v1/clusters/{id}/extend":              {path: "/api/v1/clusters/CLUSTER/extend", body: func(*fixture, *testing.T) any { return map[string]int{"hours": 1} }, want: owned(402)}, // no credit
-		"DELETE /api/v1/clusters/{id}":                   {path: "/api/v1/clusters/CLUSTER", want: owned(202)},
-		"GET /api/v1/clusters/{id}/tunnel":               {path: "/api/v1/clusters/CLUSTER/tunnel?port=client", want: owned(400)}, // not a websocket upgrade
-		"GET /api/v1/clusters/{id}/dashboard/{path...}":  {path: "/api/v1/clusters/CLUSTER/dashboard/", want: owned(502)},
-		"POST /api/v1/clusters/{id}/dashboard/{path...}": {path: "/api/v1/clusters/CLUSTER/dashboard/api/jobs/", body: func(*fixture, *testing.T) any { return map[string]string{"entrypoint": "true"} }, want: owned(502)},
-		"GET /api/v1/agent/tunnel":                       {want: public(401), token: true}, // a head's tunnel token, not an account
-		"GET /api/v1/billing":                            {want: mine(200)},
-		"POST /api/v1/billing/faucet":                    {want: mine(404)}, // not a demo server: no faucet
-		"GET /api/v1/billing/statement":                  {path: "/api/v1/billing/statement?month=2026-11", want: mine(200)},
-		"GET /api/v1/earnings":                           {want: mine(200)},
-		"GET /api/v1/payouts":                            {want: mine(200)},
+		"POST /api/v1/auth/logout":              {want: mine(204)},
+		"GET /api/v1/me":                        {want: mine(200)},
+		"GET /api/v1/keys":                      {want: mine(200)},
+		"POST /api/v1/keys":                     {body: func(*fixture, *testing.T) any { return map[string]string{"name": "k"} }, want: mine(201)},
+		"DELETE /api/v1/keys/{id}":              {path: "/api/v1/keys/KEY", want: owned(204)},
+		"POST /api/v1/pairing-codes":            {want: mine(201)},
+		"GET /api/v1/enrollment-tokens":         {want: mine(200)},
+		"POST /api/v1/enrollment-tokens":        {body: func(*fixture, *testing.T) any { return map[string]any{"name": "t", "valid_hours": 5} }, want: mine(201)},
+		"DELETE /api/v1/enrollment-tokens/{id}": {path: "/api/v1/enrollment-tokens/TOKEN", want: owned(204)},
+		"POST /api/v1/agent/pair":               {body: func(f *fixture, t *testing.T) any { return f.pairBody(t) }, want: public(201)},
+		"GET /api/v1/agent/connect":             {want: public(400)}, // not a websocket upgrade
+		"GET /api/v1/devices":                   {want: mine(200)},
+		"GET /api/v1/devices/{id}":              {path: "/api/v1/devices/DEVICE", want: owned(200)},
+		"PATCH /api/v1/devices/{id}":            {path: "/api/v1/devices/DEVICE", body: func(*fixture, *testing.T) any { return map[string]string{"name": "renamed"} }, want: owned(200)},
+		"DELETE /api/v1/devices/{id}":           {path: "/api/v1/devices/DEVICE", want: owned(204)},
+		"GET /api/v1/devices/{id}/telemetry":    {path: "/api/v1/devices/DEVICE/telemetry", want: owned(200)},
+		"GET /api/v1/devices/{id}/benchmarks":   {path: "/api/v1/devices/DEVICE/benchmarks", want: owned(200)},
+		"POST /api/v1/devices/{id}/verify":      {path: "/api/v1/devices/DEVICE/verify", want: owned(409)}, // the fixture device is not connected
+		"GET /api/v1/explorer/stats":            {want: public(200)},
+		"POST /api/v1/clusters/quote":           {body: func(*fixture, *testing.T) any { return map[string]int{"gpus": 1, "hours": 1} }, want: want{401, 409, 409}}, // the fixture device is offline: no supply
+		"POST /api/v1/clusters":                 {body: func(*fixture, *testing.T) any { return map[string]int{"gpus": 1, "hours": 1} }, want: want{401, 409, 409}}, // no supply
+		"GET /api/v1/clusters":                  {want: mine(200)},
+		"GET /api/v1/clusters/{id}":             {path: "/api/v1/clusters/CLUSTER", want: owned(200)},
+		"POST /api/v1/clusters/{id}/extend":     {path: "/api/v1/clusters/CLUSTER/extend", body: func(*fixture, *testing.T) any { return map[string]int{"hours": 1} }, want: owned(402)}, // no credit
+		"DELETE /api/v1/clusters/{id}":          {path: "/api/v1/clusters/CLUSTER", want: owned(202)},
+		"GET /api/v1/clusters/{id}/tunnel":      {path: "/api/v1/clusters/CLUSTER/tunnel?port=client", want: owned(400)}, // not a websocket upgrade
+		"GET /ray/{token}/{path...}":            {path: "/ray/DASHBOARD/", want: public(502), token: true},               // the link is the credential; this head has no tunnel
+		"POST /ray/{token}/{path...}":           {path: "/ray/DASHBOARD/api/jobs/", body: func(*fixture, *testing.T) any { return map[string]string{"entrypoint": "true"} }, want: public(502), token: true},
+		"GET /api/v1/agent/tunnel":              {want: public(401), token: true}, // a head's tunnel token, not an account
+		"GET /api/v1/billing":                   {want: mine(200)},
+		"POST /api/v1/billing/faucet":           {want: mine(404)}, // not a demo server: no faucet
+		"GET /api/v1/billing/statement":         {path: "/api/v1/billing/statement?month=2026-11", want: mine(200)},
+		"GET /api/v1/earnings":                  {want: mine(200)},
+		"GET /api/v1/payouts":                   {want: mine(200)},
 		"PUT /api/v1/me/wallet": {body: func(*fixture, *testing.T) any {
 			pub, _, _ := ed25519.GenerateKey(rand.Reader)
 			return map[string]string{"address": wallet.EncodeBase58(pub)}
@@ -172,7 +173,7 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 			if path == "" {
 				path = rt.Path
 			}
-			path = strings.NewReplacer("DEVICE", f.deviceID, "KEY", f.keyID, "TOKEN", f.tokenID, "CLUSTER", f.clusterID).Replace(path)
+			path = strings.NewReplacer("DEVICE", f.deviceID, "KEY", f.keyID, "TOKEN", f.tokenID, "CLUSTER", f.clusterID, "DASHBOARD", f.srv.Srv.Clusters.DashboardToken(f.clusterID, f.ownerID)).Replace(path)
 			// Fresh sessions, so a sign-out case can't sign out the fixture.
 			other, owner := *f.other, *f.owner
 			other.Token = signIn(t, f, "other@example.com")

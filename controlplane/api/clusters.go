@@ -149,14 +149,18 @@ func (s *Server) clusterTunnel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// clusterDashboard proxies the head's Ray dashboard for the owner's
-// browser.
+// clusterDashboard proxies the head's Ray dashboard for whoever holds the
+// owner's dashboard link (/ray/TOKEN/…), sandboxed.
 func (s *Server) clusterDashboard(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.ownRunning(r)
+	token := r.PathValue("token")
+	id, err := s.Clusters.CheckDashboardToken(r.Context(), token)
 	if err != nil {
 		return err
 	}
-	s.Tunnels.Proxy(c.ID, "/api/v1/clusters/"+c.ID+"/dashboard").ServeHTTP(w, r)
+	if s.Tunnels == nil {
+		return problem.New(problem.ErrConflict, "tunnel_unavailable", "this control plane has no tunnels")
+	}
+	s.Tunnels.Proxy(id, "/ray/"+token).ServeHTTP(w, r)
 	return nil
 }
 

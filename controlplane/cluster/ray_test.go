@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -136,6 +137,25 @@ func TestRayClusterEndToEnd(t *testing.T) {
 	}
 	servertest.Eventually(t, time.Minute, "the head's tunnel", func() bool { return srv.Srv.Tunnels.Connected(v.ID) })
 	submit("first job")
+
+	// The console's dashboard link works without a session, sandboxed; a
+	// forged one opens nothing.
+	var ver struct {
+		RayVersion string `json:"ray_version"`
+	}
+	resp, err := http.Get(srv.URL + v.Dashboard + "api/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ver)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || ver.RayVersion != "2.60.0" || !strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+		t.Fatalf("dashboard link: %d %+v %v csp %q", resp.StatusCode, ver, err, resp.Header.Get("Content-Security-Policy"))
+	}
+	forged := strings.Replace(v.Dashboard, ".", ".x", 1)
+	if resp, err := http.Get(srv.URL + forged + "api/version"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("forged dashboard link: %v %v", resp, err)
+	}
 
 	// A worker's machine goes away: the cluster degrades, the spare joins.
 	var worker string

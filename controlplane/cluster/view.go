@@ -31,8 +31,9 @@ type View struct {
 	Nodes        []NodeView           `json:"nodes"`
 	Events       []store.ClusterEvent `json:"events,omitempty"`
 	Cost         Cost                 `json:"cost"`
-	// Dashboard is the Ray dashboard through the control plane, for the
-	// owner's browser session; Tunnel says whether the head's tunnel is up.
+	// Dashboard is the path of the head's Ray dashboard through the control
+	// plane; the link is the credential, so only the owner sees it. Tunnel
+	// says whether the head's tunnel is up.
 	Dashboard string `json:"dashboard"`
 	Tunnel    bool   `json:"tunnel_connected"`
 }
@@ -82,7 +83,7 @@ func (m *Manager) Own(ctx context.Context, ownerID, id string) (store.Cluster, e
 func (m *Manager) Describe(ctx context.Context, c store.Cluster, full bool, tunnelUp func(string) bool) (View, error) {
 	v := View{ID: c.ID, State: c.State, Reason: c.Reason, GPUs: c.GPUs, Hours: c.Hours, PricePerHour: c.PricePerHour, CreatedAt: c.CreatedAt.UTC(),
 		ReadyAt: timePtr(c.ReadyAt), ExpiresAt: timePtr(c.ExpiresAt), EndedAt: timePtr(c.EndedAt), Nodes: []NodeView{},
-		Dashboard: "/api/v1/clusters/" + c.ID + "/dashboard/"}
+		Dashboard: "/ray/" + m.DashboardToken(c.ID, c.OwnerID) + "/"}
 	if err := json.Unmarshal([]byte(c.Request), &v.Request); err != nil {
 		return v, fmt.Errorf("reading cluster request: %w", err)
 	}

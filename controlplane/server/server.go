@@ -107,8 +107,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// and CLIs send no Origin or Sec-Fetch-Site and pass.
 	return &Server{
 		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer, Payout: pay, Clusters: clusters, Tunnels: tunnels,
-		handler: http.NewCrossOriginProtection().Handler(mux),
+		handler: crossOriginProtection().Handler(mux),
 	}, nil
+}
+
+// crossOriginProtection refuses browsers' cross-origin POSTs and other
+// unsafe requests. The Ray dashboard at /ray/ is the exception: its pages
+// run sandboxed in an origin of their own, and the link's capability, not a
+// cookie, authorizes them.
+func crossOriginProtection() *http.CrossOriginProtection {
+	p := http.NewCrossOriginProtection()
+	p.AddInsecureBypassPattern("/ray/")
+	return p
 }
 
 // Handler serves everything: console, API and the agent hub.
