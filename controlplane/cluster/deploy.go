@@ -60,11 +60,16 @@ func (m *Manager) Deploy(ctx context.Context, ownerID, idemKey string, dr Deploy
 	if err != nil {
 		return c, false, err
 	}
-	exclude := map[string]bool{}
+	var sup sched.Supply
+	if quoted == nil {
+		if sup, err = m.Quoter.Supply(ctx, req, nil); err != nil {
+			return c, false, err
+		}
+	}
 	for range maxPlacementTries {
 		picked := quoted
 		if picked == nil {
-			if picked, _, err = m.Quoter.Pick(ctx, req, exclude); err != nil {
+			if picked, err = m.Quoter.PlaceOn(sup, req); err != nil {
 				return c, false, err
 			}
 		}
@@ -82,7 +87,14 @@ func (m *Manager) Deploy(ctx context.Context, ownerID, idemKey string, dr Deploy
 			}
 			return c, false, err
 		case errors.As(err, &taken) && quoted == nil:
-			exclude[taken.device] = true
+			// Lost a race: leave out every device taken since the supply
+			// was read, and place again on the rest.
+			busy, err := store.BusyDevices(ctx, m.Store.Reader())
+			if err != nil {
+				return c, false, err
+			}
+			busy[taken.device] = true
+			sup.Free = slices.DeleteFunc(sup.Free, func(c sched.Candidate) bool { return busy[c.DeviceID] })
 		case errors.As(err, &taken):
 			return c, false, problem.New(problem.ErrConflict, "quote_stale", "a device of quote %s was just taken by another cluster: ask for a new quote", dr.QuoteID)
 		default:

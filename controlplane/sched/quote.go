@@ -165,15 +165,21 @@ func (q *Quoter) Pick(ctx context.Context, r Request, exclude map[string]bool) (
 	if err != nil {
 		return nil, sup, err
 	}
+	picked, err := q.PlaceOn(sup, r)
+	return picked, sup, err
+}
+
+// PlaceOn places r on a supply already found, or says what is available.
+func (q *Quoter) PlaceOn(sup Supply, r Request) ([]Candidate, error) {
 	picked, ok := Place(sup.Free, r.GPUs)
 	if !ok {
 		got := 0
 		for _, c := range sup.Free {
 			got += c.GPUs
 		}
-		return nil, sup, q.noSupply(r, got, sup.Models)
+		return nil, q.noSupply(r, got, sup.Models)
 	}
-	return picked, sup, nil
+	return picked, nil
 }
 
 // LineOf is a candidate as a quote shows it.
