@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/idlegrid/idlegrid/controlplane/cluster"
 	"github.com/idlegrid/idlegrid/controlplane/servertest"
 	"github.com/idlegrid/idlegrid/controlplane/store"
@@ -152,6 +154,13 @@ func TestRayClusterEndToEnd(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || ver.RayVersion != "2.60.0" || !strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "sandbox") {
 		t.Fatalf("dashboard link: %d %+v %v csp %q", resp.StatusCode, ver, err, resp.Header.Get("Content-Security-Policy"))
 	}
+	// And the dashboard itself renders in a real browser, sandboxed.
+	bctx := servertest.Browser(t)
+	servertest.Within(t, bctx, 90*time.Second,
+		chromedp.Navigate(srv.URL+v.Dashboard),
+		chromedp.Poll[chromedp.Void](`document.body.innerText.includes("Jobs") && document.body.innerText.includes("Cluster")`,
+			chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(80*time.Second)))
+	servertest.Screenshot(t, bctx, "ray-dashboard.png")
 	forged := strings.Replace(v.Dashboard, ".", ".x", 1)
 	if resp, err := http.Get(srv.URL + forged + "api/version"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("forged dashboard link: %v %v", resp, err)

@@ -46,21 +46,12 @@ func (r *Registry) Proxy(clusterID, prefix string) http.Handler {
 			out.Header.Del("Authorization")
 			out.Header.Del("Proxy-Authorization")
 			out.Header.Del("Cookie")
+			// Pages are rewritten (sandbox): let the transport ask for and
+			// undo compression itself.
+			out.Header.Del("Accept-Encoding")
 		},
 		Transport: r.transport,
-		ModifyResponse: func(resp *http.Response) error {
-			resp.Header.Del("Set-Cookie")
-			// What the head serves comes from a supplier's machine: its
-			// pages run sandboxed, in an origin of their own, so their
-			// scripts can never act on the control plane's site. They reach
-			// the dashboard's API across that origin, hence the CORS header;
-			// the capability in the URL is what guards it.
-			resp.Header.Set("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-downloads")
-			resp.Header.Set("Access-Control-Allow-Origin", "*")
-			resp.Header.Set("Referrer-Policy", "no-referrer")
-			resp.Header.Set("X-Content-Type-Options", "nosniff")
-			return nil
-		},
+		ModifyResponse: sandbox,
 		ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 			if req.Context().Err() != nil {
