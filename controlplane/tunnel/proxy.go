@@ -50,9 +50,9 @@ func (r *Registry) Proxy(clusterID, prefix string) http.Handler {
 			// undo compression itself.
 			out.Header.Del("Accept-Encoding")
 		},
-		Transport: r.transport,
+		Transport:      r.transport,
 		ModifyResponse: sandbox,
-		ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		ErrorLog:       slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 			if req.Context().Err() != nil {
 				return // the requester left; nobody to answer
