@@ -24,7 +24,10 @@ const hostSuffix = ".tunnel.invalid"
 
 // Proxy serves HTTP, websocket upgrades included, from the head's dashboard
 // port through clusterID's tunnel, with prefix cut from the path. The caller
-// has already checked that the requester owns the cluster.
+// has already checked that the requester may use the cluster.
+//
+// What the head answers is sandboxed (see sandbox): its pages run in an
+// origin of their own, never with the control plane's.
 //
 // The requester's credentials stay here: Authorization and Cookie headers
 // are not sent to the head (a supplier's machine), and the head may not set
