@@ -23,6 +23,7 @@ import (
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/hw/nvidia"
 	"github.com/idlegrid/idlegrid/shared/idle"
+	igruntime "github.com/idlegrid/idlegrid/shared/runtime"
 	"github.com/idlegrid/idlegrid/shared/supplier"
 )
 
@@ -70,6 +71,9 @@ func run() int {
 	sup, err := supplier.New(supplier.Config{
 		DataDir: *data, DefaultServer: *server, Version: version,
 		GPU: gpu, Host: hw.NewHost(*data), Idle: idle.Detect(), Prefs: a.Preferences(), Log: log,
+		// Clusters run on Ray when it is installed (Linux); the guard's pause
+		// drains them, so the PC comes back to its owner.
+		Runtime: igruntime.NewRay(igruntime.RayConfig{DataDir: filepath.Join(*data, "ray"), Log: log.With("part", "ray")}),
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "idlegrid: %v\n", err)

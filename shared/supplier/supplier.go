@@ -46,6 +46,8 @@ type Config struct {
 	// Bench tunes benchmark runs (sizes and budgets; tests shrink them).
 	// DataDir and ServerURL are filled in from the supplier's own.
 	Bench bench.Options
+	// Runtime runs the cluster work this PC is given (Ray); nil: none.
+	Runtime agent.Runtime
 }
 
 // Supplier is the running app core.
@@ -85,7 +87,7 @@ func New(cfg Config) (*Supplier, error) {
 	a, err := agent.New(agent.Config{
 		DataDir: cfg.DataDir, ServerURL: settings.ServerURL, Version: cfg.Version,
 		GPU: cfg.GPU, Host: cfg.Host, Monitor: mon, Log: cfg.Log, HTTPClient: cfg.HTTPClient,
-		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Now: cfg.Now,
+		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Now: cfg.Now, Runtime: cfg.Runtime,
 	})
 	if err != nil {
 		return nil, err
