@@ -112,7 +112,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 				r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 			}
 			err := rt.handle(s, w, r)
-			if rt.Limited && err != nil && statusOf(err) < 500 {
+			if rt.Limited && err != nil && StatusOf(err) < 500 {
 				s.limiter.failed(clientAddr(r))
 			}
 			return err
@@ -146,8 +146,9 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// statusOf is the one map from error kinds to HTTP statuses.
-func statusOf(err error) int {
+// StatusOf is the one map from error kinds to HTTP statuses; the console
+// uses it too.
+func StatusOf(err error) int {
 	switch {
 	case errors.Is(err, problem.ErrInvalid):
 		return http.StatusBadRequest
@@ -170,7 +171,7 @@ func statusOf(err error) int {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(err)
+	status := StatusOf(err)
 	var body errorBody
 	var pe *problem.Error
 	switch {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"errors"
@@ -72,6 +73,28 @@ const FaucetAmount = 50_000_000
 // maxFaucets bounds the demo faucet per account.
 const maxFaucets = 10
 
+// Faucet gives demo credit to userID, at most maxFaucets times; key makes
+// a retry book nothing.
+func (s *Server) Faucet(ctx context.Context, userID, key string) (dup bool, err error) {
+	if !s.Demo {
+		return false, problem.New(problem.ErrNotFound, "no_faucet", "the faucet only exists in demo mode; credit is added by the operator")
+	}
+	lines, err := store.AccountLines(ctx, s.Store.Reader(), ledger.Requester(userID), time.Unix(0, 0), s.Now().Add(time.Hour))
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	for _, l := range lines {
+		if l.Kind == "topup" && strings.HasPrefix(l.Memo, "demo faucet") {
+			n++
+		}
+	}
+	if n >= maxFaucets {
+		return false, problem.New(problem.ErrConflict, "faucet_dry", "the demo faucet gave this account %d times already", maxFaucets)
+	}
+	return s.Ledger.TopUp(ctx, userID, FaucetAmount, "faucet:"+key, "demo faucet (no real money)")
+}
+
 func (s *Server) faucet(w http.ResponseWriter, r *http.Request) error {
 	if !s.Demo {
 		return problem.New(problem.ErrNotFound, "no_faucet", "the faucet only exists in demo mode; credit is added by the operator")
@@ -81,20 +104,7 @@ func (s *Server) faucet(w http.ResponseWriter, r *http.Request) error {
 		return problem.Invalid("idempotency_key", "send an Idempotency-Key header (1–100 characters) so a retry never books twice")
 	}
 	u := UserFrom(r.Context())
-	lines, err := store.AccountLines(r.Context(), s.Store.Reader(), ledger.Requester(u.ID), time.Unix(0, 0), s.Now().Add(time.Hour))
-	if err != nil {
-		return err
-	}
-	n := 0
-	for _, l := range lines {
-		if l.Kind == "topup" && strings.HasPrefix(l.Memo, "demo faucet") {
-			n++
-		}
-	}
-	if n >= maxFaucets {
-		return problem.New(problem.ErrConflict, "faucet_dry", "the demo faucet gave this account %d times already", maxFaucets)
-	}
-	dup, err := s.Ledger.TopUp(r.Context(), u.ID, FaucetAmount, "faucet:"+key, "demo faucet (no real money)")
+	dup, err := s.Faucet(r.Context(), u.ID, key)
 	if err != nil {
 		return err
 	}

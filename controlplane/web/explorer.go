@@ -1,0 +1,6 @@
+package web
+
+// explorerRoutes are the public explorer's pages.
+func explorerRoutes() []Route {
+	return []Route{}
+}
