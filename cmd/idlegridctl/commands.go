@@ -246,6 +246,9 @@ func cmdStatus(ctx context.Context, c *client, args []string, out io.Writer) err
 		fmt.Fprintf(out, " (%s)", v.Reason)
 	}
 	fmt.Fprintf(out, "\n%d GPU(s), %s/h; cost so far %s for %d billed device-seconds", v.GPUs, usd(v.PricePerHour), usd(v.Cost.Charged+v.Cost.Unpaid), v.Cost.BilledSeconds)
+	if v.Cost.Accruing > 0 {
+		fmt.Fprintf(out, " (+ about %s not metered yet)", usd(v.Cost.Accruing))
+	}
 	if v.ExpiresAt != nil && v.EndedAt == nil {
 		fmt.Fprintf(out, "; runs until %s", v.ExpiresAt.Local().Format("2006-01-02 15:04"))
 	}

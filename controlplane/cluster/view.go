@@ -59,6 +59,9 @@ type Cost struct {
 	Charged       int64 `json:"charged"` // micro-USD taken from credit
 	Unpaid        int64 `json:"unpaid"`  // micro-USD owed beyond credit
 	BilledSeconds int64 `json:"billed_seconds"`
+	// Accruing estimates what runs up until the next metering (each
+	// minute); it is not charged yet.
+	Accruing int64 `json:"accruing"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -92,6 +95,9 @@ func (m *Manager) Describe(ctx context.Context, c store.Cluster, full bool, tunn
 		return v, err
 	}
 	v.Cost.BilledSeconds /= 1000
+	if v.Cost.Accruing, err = store.ClusterAccruing(ctx, m.Store.Reader(), c.ID, m.Now()); err != nil {
+		return v, err
+	}
 	if tunnelUp != nil {
 		v.Tunnel = tunnelUp(c.ID)
 	}

@@ -314,3 +314,13 @@ func ClusterCost(ctx context.Context, q Querier, clusterID string) (charged, unp
 		Scan(&charged, &unpaid, &billedMS)
 	return
 }
+
+// ClusterAccruing estimates what a cluster's ready, open assignments have
+// run up since they were last metered (metering settles every minute), in
+// micro-USD at now.
+func ClusterAccruing(ctx context.Context, q Querier, clusterID string, now time.Time) (int64, error) {
+	var v sql.NullFloat64
+	err := q.QueryRowContext(ctx, `SELECT sum(price_per_hour * max(? - settled_until, 0) / 3600000.0) FROM usage_assignments
+		WHERE cluster_id = ? AND ready_at IS NOT NULL AND ended_at IS NULL`, ms(now), clusterID).Scan(&v)
+	return int64(v.Float64), err
+}

@@ -25,7 +25,8 @@
     reason.textContent = v.reason || "";
     reason.hidden = !v.reason;
     document.getElementById("cost").textContent = usd(v.cost.charged);
-    document.getElementById("billed").textContent = v.cost.billed_seconds + " device-seconds";
+    document.getElementById("billed").textContent = v.cost.billed_seconds + " device-seconds billed";
+    document.getElementById("accruing").textContent = v.cost.accruing ? "+ about " + usd(v.cost.accruing) + " running up, billed within a minute" : "";
     document.getElementById("ready").textContent = when(v.ready_at);
     document.getElementById("expires").textContent = v.ended_at ? "ended " + when(v.ended_at) : when(v.expires_at);
     const tbody = document.querySelector("#nodes tbody");
