@@ -25,6 +25,8 @@ func main() {
 			os.Exit(runCredit(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 		case "payouts":
 			os.Exit(runPayouts(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+		case "backup":
+			os.Exit(runBackup(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	cfg, err := server.Load(os.Args[1:], os.Getenv)

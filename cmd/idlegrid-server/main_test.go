@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/server"
+	"github.com/idlegrid/idlegrid/controlplane/servertest"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 )
 
@@ -254,5 +255,34 @@ func TestPayoutsCommand(t *testing.T) {
 	errb.Reset()
 	if code := runPayouts(t.Context(), []string{"status", "--data", dir, "--payout-mode", "onchain"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--payout-rpc") {
 		t.Fatalf("on-chain without settings: %d %s", code, errb.String())
+	}
+}
+
+// A backup is taken from the data directory of a running server and opens
+// with the same accounts.
+func TestBackupCommand(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	srv.SignUp("renter@example.com")
+	var out, errb strings.Builder
+	to := filepath.Join(t.TempDir(), "copy.db")
+	if code := runBackup(t.Context(), []string{"--data", srv.Cfg.DataDir, "--to", to}, &out, &errb); code != 0 || !strings.Contains(out.String(), "integrity ok") {
+		t.Fatalf("backup: %d %q %q", code, out.String(), errb.String())
+	}
+	cp, err := store.OpenFile(t.Context(), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if _, err := store.UserByEmail(t.Context(), cp.Reader(), "renter@example.com"); err != nil {
+		t.Fatalf("the account is not in the backup: %v", err)
+	}
+	if info, err := os.Stat(to); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file mode: %v %v", info.Mode(), err)
+	}
+	if code := runBackup(t.Context(), []string{"--data", srv.Cfg.DataDir, "--to", to}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "already exists") {
+		t.Fatalf("backup over an existing file: %d %q", code, errb.String())
+	}
+	if code := runBackup(t.Context(), []string{"--data", t.TempDir(), "--to", to + "2"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no database") {
+		t.Fatalf("backup of an empty dir: %d %q", code, errb.String())
 	}
 }
