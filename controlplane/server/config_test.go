@@ -1,6 +1,7 @@
 package server
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,5 +28,37 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
+	}
+}
+
+// Every flag has its environment variable, and the example settings file
+// for the systemd unit names only variables the server reads, with values
+// it accepts.
+func TestExampleServerEnvMatchesFlags(t *testing.T) {
+	known := map[string]bool{}
+	for _, env := range envNames {
+		known[env] = true
+	}
+	b, err := os.ReadFile("../../installer/linux/server.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimPrefix(strings.TrimSpace(line), "#")
+		name, value, ok := strings.Cut(line, "=")
+		if !ok || !strings.HasPrefix(name, "IDLEGRID_") {
+			continue
+		}
+		if !known[name] {
+			t.Errorf("server.env.example names %s, which the server does not read", name)
+		}
+		if !strings.HasPrefix(name, "IDLEGRID_PAYOUT_") { // on-chain settings need a real treasury
+			vars[name] = value
+		}
+	}
+	vars["IDLEGRID_DATA"] = t.TempDir()
+	if _, err := Load(nil, func(k string) string { return vars[k] }); err != nil {
+		t.Fatalf("the example's values are refused: %v", err)
 	}
 }
