@@ -8,7 +8,7 @@ RUN_FLAGS := --listen 127.0.0.1:8080 --data ./data --demo 12
 TEST_FLAGS ?= -timeout 25m
 export CGO_ENABLED ?= 1
 
-.PHONY: run test deps build server agent desktop vet fmt race clean
+.PHONY: run test deps build server agent desktop dist vet fmt race clean
 
 ## run: build and start the control plane with a demo fleet of simulated suppliers
 run: server
@@ -39,6 +39,10 @@ agent:
 desktop:
 	$(WITH_CC) $(GO) build -o $(BIN)/idlegrid ./cmd/idlegrid
 
+## dist: release binaries for what this machine can build (see installer/dist.sh)
+dist:
+	./installer/dist.sh
+
 vet:
 	$(WITH_CC) $(GO) vet ./...
 
@@ -50,4 +54,4 @@ race: deps
 	$(WITH_CC) $(GO) test -race $(TEST_FLAGS) ./...
 
 clean:
-	rm -rf $(BIN) data
+	rm -rf $(BIN) data dist

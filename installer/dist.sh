@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds what can be built on this Linux machine into dist/ (make dist):
+#
+#   idlegrid-server   linux amd64, arm64           (pure Go)
+#   idlegrid-agent    linux amd64, arm64           (cgo, reads NVIDIA GPUs via NVML)
+#                     windows amd64 .exe           (signed when a certificate is given)
+#   idlegridctl       linux, darwin, windows × amd64, arm64
+#   SHA256SUMS
+#
+# Signing: IDLEGRID_SIGN_CERT (PEM certificate chain) and IDLEGRID_SIGN_KEY
+# (PEM key) sign the Windows binaries with osslsigncode (Authenticode).
+# The desktop app's packages (fyne package) and macOS builds are not made
+# here: see docs/INSTALL.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${DIST:-dist}"
+version="${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
+rm -rf "$out"
+mkdir -p "$out"
+ldflags="-s -w -X main.version=$version"
+
+build() { # GOOS GOARCH CGO NAME PKG [CC]
+  local os=$1 arch=$2 cgo=$3 name=$4 pkg=$5 cc=${6:-}
+  local file="$out/$name-$os-$arch"
+  [ "$os" = windows ] && file="$file.exe"
+  echo "dist: $file"
+  if [ -n "$cc" ]; then
+    CC="$cc" GOOS=$os GOARCH=$arch CGO_ENABLED=$cgo go build -trimpath -ldflags "$ldflags" -o "$file" "$pkg"
+  else
+    GOOS=$os GOARCH=$arch CGO_ENABLED=$cgo go build -trimpath -ldflags "$ldflags" -o "$file" "$pkg"
+  fi
+}
+
+for arch in amd64 arm64; do
+  build linux $arch 0 idlegrid-server ./cmd/idlegrid-server
+done
+build linux amd64 1 idlegrid-agent ./cmd/idlegrid-agent
+if command -v aarch64-linux-gnu-gcc >/dev/null; then
+  build linux arm64 1 idlegrid-agent ./cmd/idlegrid-agent aarch64-linux-gnu-gcc
+else
+  echo "dist: no aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu): the linux/arm64 agent is built without NVML" >&2
+  build linux arm64 0 idlegrid-agent ./cmd/idlegrid-agent
+fi
+build windows amd64 0 idlegrid-agent ./cmd/idlegrid-agent
+for os in linux darwin windows; do
+  for arch in amd64 arm64; do
+    build $os $arch 0 idlegridctl ./cmd/idlegridctl
+  done
+done
+
+if [ -n "${IDLEGRID_SIGN_CERT:-}" ]; then
+  for exe in "$out"/*.exe; do
+    echo "dist: signing $exe"
+    osslsigncode sign -certs "$IDLEGRID_SIGN_CERT" -key "$IDLEGRID_SIGN_KEY" -n "Idlegrid" -i "https://github.com/idlegrid/idlegrid" \
+      -h sha256 -in "$exe" -out "$exe.signed" >/dev/null
+    mv "$exe.signed" "$exe"
+  done
+else
+  echo "dist: Windows binaries are unsigned (set IDLEGRID_SIGN_CERT and IDLEGRID_SIGN_KEY to sign)" >&2
+fi
+(cd "$out" && sha256sum -- * > SHA256SUMS)
+echo "dist: $(ls "$out" | wc -l) files in $out/ (version $version)"
