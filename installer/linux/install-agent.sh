@@ -63,10 +63,10 @@ umask 077
   [ -z "$region" ] || echo "IDLEGRID_REGION=$region"
 } > "$root/etc/idlegrid/agent.env"
 chmod 0600 "$root/etc/idlegrid/agent.env"
+# systemd reads the settings as root before it drops to the agent's user,
+# so they stay root's alone.
 if $live; then
   chown -R idlegrid:idlegrid /var/lib/idlegrid-agent
-  chgrp idlegrid /etc/idlegrid /etc/idlegrid/agent.env
-  chmod 0640 /etc/idlegrid/agent.env
 fi
 run systemctl daemon-reload
 run systemctl enable --now idlegrid-agent.service
