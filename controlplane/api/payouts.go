@@ -3,6 +3,7 @@ package api
 import (
 	"database/sql"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/problem"
@@ -58,10 +59,7 @@ func (s *Server) payouts(w http.ResponseWriter, r *http.Request) error {
 			CreatedAt: p.CreatedAt, PaidAt: timePtr(p.PaidAt)}
 		if p.Signature != "" {
 			pj.Signature = p.Signature
-			pj.ExplorerURL = "https://explorer.solana.com/tx/" + p.Signature
-			if s.Payouts.Cluster != "" {
-				pj.ExplorerURL += "?cluster=" + s.Payouts.Cluster
-			}
+			pj.ExplorerURL = TxURL(p.Signature, s.Payouts.Cluster)
 		}
 		if p.CreatedAt.After(last) {
 			last = p.CreatedAt
@@ -107,4 +105,14 @@ func (s *Server) setWallet(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"wallet": string(addr)})
 	return nil
+}
+
+// TxURL links a transaction on the Solana explorer, on cluster ("devnet")
+// or mainnet when empty.
+func TxURL(sig, cluster string) string {
+	u := "https://explorer.solana.com/tx/" + url.PathEscape(sig)
+	if cluster != "" {
+		u += "?cluster=" + url.QueryEscape(cluster)
+	}
+	return u
 }

@@ -36,7 +36,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	ctx := servertest.Browser(t)
 	servertest.Within(t, ctx, 20*time.Second,
-		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Navigate(srv.URL+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"]`)),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/login"] input[name="email"]`), "gamer@example.com"),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/login"] input[name="password"]`), "wrong password"),

@@ -249,8 +249,8 @@ type billingPage struct {
 
 type receiptLine struct {
 	ID, Cluster, Device, Role string
-	Seconds, Amount          int64
-	At                       time.Time
+	Seconds, Amount           int64
+	At                        time.Time
 }
 
 func (c *Console) billing(w http.ResponseWriter, r *http.Request) error {

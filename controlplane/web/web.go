@@ -62,9 +62,10 @@ func Routes() []Route {
 
 // Console serves the pages.
 type Console struct {
-	api   *api.Server
-	log   *slog.Logger
-	pages map[string]*template.Template
+	api     *api.Server
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	figures figuresCache // the explorer's network figures, shared by its pages
 }
 
 // Base is what every page's data carries; page structs embed it.
@@ -278,7 +279,7 @@ func formProblem(err error) (string, bool) {
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) error {
 	if c.user(r) == nil {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		http.Redirect(w, r, "/explorer", http.StatusSeeOther)
 		return nil
 	}
 	http.Redirect(w, r, "/devices", http.StatusSeeOther)
