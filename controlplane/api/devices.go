@@ -218,12 +218,7 @@ func (s *Server) patchDevice(w http.ResponseWriter, r *http.Request) error {
 	if b.Name == nil {
 		return problem.Invalid("nothing_to_change", "send the fields to change, e.g. {\"name\": \"rig-3\"}")
 	}
-	name, err := account.CleanDeviceName(*b.Name)
-	if err != nil {
-		return err
-	}
-	uid := UserFrom(r.Context()).ID
-	if err := s.Store.Write(r.Context(), func(tx *sql.Tx) error { return store.RenameDevice(r.Context(), tx, uid, pathID(r), name) }); err != nil {
+	if _, err := s.RenameDevice(r.Context(), UserFrom(r.Context()).ID, pathID(r), *b.Name); err != nil {
 		return err
 	}
 	d, err := s.ownDevice(r)
@@ -233,12 +228,30 @@ func (s *Server) patchDevice(w http.ResponseWriter, r *http.Request) error {
 	return s.writeDevice(w, r, d)
 }
 
-func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
-	uid, id := UserFrom(r.Context()).ID, pathID(r)
-	if err := s.Store.Write(r.Context(), func(tx *sql.Tx) error { return store.DeleteDevice(r.Context(), tx, uid, id) }); err != nil {
+// RenameDevice renames userID's device, returning the cleaned name.
+func (s *Server) RenameDevice(ctx context.Context, userID, id, name string) (string, error) {
+	name, err := account.CleanDeviceName(name)
+	if err != nil {
+		return "", err
+	}
+	return name, s.Store.Write(ctx, func(tx *sql.Tx) error { return store.RenameDevice(ctx, tx, userID, id, name) })
+}
+
+// RemoveDevice deletes userID's device with its telemetry and disconnects
+// its agent: the machine must pair again to come back. Earnings and
+// receipts stay.
+func (s *Server) RemoveDevice(ctx context.Context, userID, id string) error {
+	if err := s.Store.Write(ctx, func(tx *sql.Tx) error { return store.DeleteDevice(ctx, tx, userID, id) }); err != nil {
 		return err
 	}
 	s.Hub.Disconnect(id, proto.CloseDeviceRemoved, "this device was removed by its owner")
+	return nil
+}
+
+func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
+	if err := s.RemoveDevice(r.Context(), UserFrom(r.Context()).ID, pathID(r)); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

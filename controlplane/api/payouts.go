@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"net/url"
@@ -54,13 +55,7 @@ func (s *Server) payouts(w http.ResponseWriter, r *http.Request) error {
 	out := make([]PayoutJSON, 0, len(ps))
 	var last time.Time
 	for _, p := range ps {
-		pj := PayoutJSON{ID: p.ID, Amount: p.Amount, TokenAmount: money.Token{Base: uint64(p.TokenAmount), Decimals: uint8(p.Decimals)}.String(),
-			Mint: p.Mint, Rate: money.Micros(p.MicrosPerToken).String(), Mode: p.Mode, State: p.State, Reason: p.Reason, Wallet: p.Wallet,
-			CreatedAt: p.CreatedAt, PaidAt: timePtr(p.PaidAt)}
-		if p.Signature != "" {
-			pj.Signature = p.Signature
-			pj.ExplorerURL = TxURL(p.Signature, s.Payouts.Cluster)
-		}
+		pj := PayoutView(p, s.Payouts.Cluster)
 		if p.CreatedAt.After(last) {
 			last = p.CreatedAt
 		}
@@ -95,16 +90,34 @@ func (s *Server) setWallet(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	addr, err := wallet.Parse(b.Address)
+	addr, err := s.SetWallet(r.Context(), UserFrom(r.Context()).ID, b.Address)
 	if err != nil {
-		return problem.Invalid("bad_wallet", "%v", err)
-	}
-	u := UserFrom(r.Context())
-	if err := s.Store.Write(r.Context(), func(tx *sql.Tx) error { return store.SetPayoutWallet(r.Context(), tx, u.ID, string(addr)) }); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"wallet": string(addr)})
+	writeJSON(w, http.StatusOK, map[string]string{"wallet": addr})
 	return nil
+}
+
+// SetWallet sets userID's payout address after checking it is a Solana
+// account key; a bad one changes nothing and says why.
+func (s *Server) SetWallet(ctx context.Context, userID, address string) (string, error) {
+	addr, err := wallet.Parse(address)
+	if err != nil {
+		return "", problem.Invalid("bad_wallet", "%v", err)
+	}
+	return string(addr), s.Store.Write(ctx, func(tx *sql.Tx) error { return store.SetPayoutWallet(ctx, tx, userID, string(addr)) })
+}
+
+// PayoutView is a payout as its supplier sees it, with its link to the
+// Solana explorer on cluster ("devnet"; empty: mainnet).
+func PayoutView(p store.Payout, cluster string) PayoutJSON {
+	pj := PayoutJSON{ID: p.ID, Amount: p.Amount, TokenAmount: money.Token{Base: uint64(p.TokenAmount), Decimals: uint8(p.Decimals)}.String(),
+		Mint: p.Mint, Rate: money.Micros(p.MicrosPerToken).String(), Mode: p.Mode, State: p.State, Reason: p.Reason, Wallet: p.Wallet,
+		CreatedAt: p.CreatedAt, PaidAt: timePtr(p.PaidAt)}
+	if p.Signature != "" {
+		pj.Signature, pj.ExplorerURL = p.Signature, TxURL(p.Signature, cluster)
+	}
+	return pj
 }
 
 // TxURL links a transaction on the Solana explorer, on cluster ("devnet")

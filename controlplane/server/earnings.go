@@ -38,10 +38,7 @@ func enrich(ctx context.Context, st *store.Store, l *ledger.Ledger, pol api.Payo
 			line := proto.PayoutLine{At: p.CreatedAt, Amount: p.Amount, State: p.State, Mode: p.Mode, Signature: p.Signature,
 				TokenAmount: money.Token{Base: uint64(p.TokenAmount), Decimals: uint8(p.Decimals)}.String()}
 			if p.Signature != "" {
-				line.ExplorerURL = "https://explorer.solana.com/tx/" + p.Signature
-				if pol.Cluster != "" {
-					line.ExplorerURL += "?cluster=" + pol.Cluster
-				}
+				line.ExplorerURL = api.TxURL(p.Signature, pol.Cluster)
 			}
 			ds.Payouts = append(ds.Payouts, line)
 		}

@@ -30,8 +30,11 @@ func chartSVG(title, unit string, series []Point) template.HTML {
 	for _, p := range series {
 		lo, hi = min(lo, p.V), max(hi, p.V)
 	}
+	if lo >= 0 && lo < hi/2 || hi-lo < 1e-9 && lo >= 0 {
+		lo = 0 // counts, watts and percentages read best from zero
+	}
 	if hi-lo < 1e-9 {
-		lo, hi = lo-1, hi+1
+		hi = lo + 1
 	}
 	t0, t1 := series[0].At, series[len(series)-1].At
 	span := t1.Sub(t0).Seconds()

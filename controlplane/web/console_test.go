@@ -70,7 +70,6 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !regexp.MustCompile(`^[A-Z2-9]{4}-[A-Z2-9]{4}$`).MatchString(code) {
 		t.Fatalf("pairing code %q is not XXXX-XXXX", code)
 	}
-	servertest.Screenshot(t, ctx, "console-devices.png")
 
 	// The page refreshes states by itself.
 	stops["rig-b"]()
