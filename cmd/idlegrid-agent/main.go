@@ -9,13 +9,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"golang.org/x/sync/errgroup"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/idlegrid/idlegrid/shared/agent"
 	"github.com/idlegrid/idlegrid/shared/bench"
+	"github.com/idlegrid/idlegrid/shared/farm"
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/hw/nvidia"
 	"github.com/idlegrid/idlegrid/shared/proto"
@@ -53,12 +58,29 @@ func run(args []string) int {
 		rayIP   = fs.String("ray-node-ip", "", "address Ray advertises to the cluster's other nodes (default: Ray picks the host's address)")
 		rayCPUs = fs.Int("ray-num-cpus", 0, "CPUs a Ray node offers (0: the control plane or Ray decides)")
 		rayMiB  = fs.Int("ray-object-store-mib", 0, "object store size of a Ray node in MiB (0: the control plane or Ray decides)")
+		metrics = fs.String("metrics-listen", envOr("IDLEGRID_METRICS_LISTEN", farm.DefaultListen), "address of the local status API and Prometheus /metrics (DCGM names); empty: off")
+		lan     = fs.Bool("lan", false, "farm mode: serve status and metrics on the LAN (0.0.0.0:9400 unless --metrics-listen says otherwise; needs --farm-token) and announce this rig over mDNS")
+		token   = fs.String("farm-token", envOr("IDLEGRID_FARM_TOKEN", ""), "token the farm's tools send as 'Authorization: Bearer …' to read status and metrics off the LAN (env IDLEGRID_FARM_TOKEN)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	metricsSet := false
+	fs.Visit(func(f *flag.Flag) { metricsSet = metricsSet || f.Name == "metrics-listen" })
+	if *lan && !metricsSet && os.Getenv("IDLEGRID_METRICS_LISTEN") == "" {
+		*metrics = fmt.Sprintf("0.0.0.0:%d", farm.DefaultPort)
+	}
+	if *metrics != "" {
+		if need, err := farm.NeedsToken(*metrics); err != nil {
+			fmt.Fprintf(os.Stderr, "idlegrid-agent: --metrics-listen %q: %v\n", *metrics, err)
+			return 2
+		} else if need && *token == "" {
+			fmt.Fprintf(os.Stderr, "idlegrid-agent: serving status and metrics on %s (the LAN) needs a token: pass --farm-token, e.g. --farm-token %s\n", *metrics, farm.NewToken())
+			return 2
+		}
 	}
 	if *pair != "" && *enroll != "" {
 		fmt.Fprintln(os.Stderr, "idlegrid-agent: use --pair or --enroll, not both")
@@ -86,9 +108,12 @@ func run(args []string) int {
 	}
 	defer gpu.Close()
 
+	host := hw.NewHost(*data)
+	// One sampler for heartbeats and the local status API alike.
+	mon := &agent.Monitor{GPU: gpu, Host: host, Every: 5 * time.Second}
 	cfg := agent.Config{
 		DataDir: *data, ServerURL: *server, Name: *name, Version: version,
-		GPU: gpu, Host: hw.NewHost(*data), Log: log, Region: *region,
+		GPU: gpu, Host: host, Monitor: mon, Log: log, Region: *region,
 	}
 	switch *runtime {
 	case "ray":
@@ -138,7 +163,27 @@ func run(args []string) int {
 	if st.DeviceID != "" {
 		fmt.Fprintf(os.Stderr, "Device %s (%s) at %s\n", st.DeviceID, st.Name, st.ServerURL)
 	}
-	if err := a.Serve(ctx); err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return mon.Serve(gctx) })
+	if *metrics != "" {
+		src := farm.AgentSource{Agent: a, Monitor: mon, GPUs: gpu.GPUs(), Version: version, Runtimes: a.Runtimes}
+		srv := &farm.Server{Listen: *metrics, Token: *token, Source: src.Snapshot, Log: log.With("part", "farm")}
+		fmt.Fprintf(os.Stderr, "Status and metrics: http://%s/status and /metrics\n", *metrics)
+		g.Go(func() error { return srv.Serve(gctx) })
+		if *lan {
+			_, port, _ := net.SplitHostPort(*metrics)
+			p, _ := strconv.Atoi(port)
+			g.Go(func() error {
+				return farm.Announce(gctx, farm.Service{Instance: a.State().Name, Port: p, DeviceID: a.State().DeviceID, Version: version, TokenRequired: *token != ""})
+			})
+		}
+	}
+	err = a.Serve(gctx)
+	stop() // the agent ended: end the rest with it
+	if gerr := g.Wait(); err == nil && gerr != nil && ctx.Err() == nil {
+		err = gerr
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "idlegrid-agent: %v\n", err)
 		return 1
 	}

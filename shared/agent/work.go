@@ -164,3 +164,12 @@ func (w *clusterWork) run(ctx context.Context, log func(msg string, args ...any)
 func tunnelURL(connectURL string) string {
 	return strings.TrimSuffix(connectURL, "/connect") + "/tunnel"
 }
+
+// Runtimes lists the cluster work on this device, for local status pages;
+// none without a runtime.
+func (a *Agent) Runtimes() []proto.RuntimeState {
+	if a.clusters == nil {
+		return nil
+	}
+	return a.clusters.snapshot().Runtimes
+}
