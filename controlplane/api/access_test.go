@@ -153,6 +153,9 @@ func TestEveryRouteByWhoAsks(t *testing.T) {
 			pub, _, _ := ed25519.GenerateKey(rand.Reader)
 			return map[string]string{"address": wallet.EncodeBase58(pub)}
 		}, want: mine(200)},
+		"PUT /api/v1/me/webhook":          {body: func(*fixture, *testing.T) any { return map[string]string{"url": "https://hooks.example.com/x"} }, want: mine(200)},
+		"GET /api/v1/me/webhook":          {want: mine(404)}, // none set in the fixture
+		"DELETE /api/v1/me/webhook":       {want: mine(404)},
 		"GET /api/v1/receipts":            {want: mine(200)},
 		"GET /api/v1/receipts/public-key": {want: public(200)},
 		"GET /api/v1/speedtest/ping":      {want: public(204)},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/idlegrid/idlegrid/controlplane/api"
 	"github.com/idlegrid/idlegrid/controlplane/cluster"
+	"github.com/idlegrid/idlegrid/controlplane/notify"
 	"github.com/idlegrid/idlegrid/controlplane/payout"
 	"github.com/idlegrid/idlegrid/shared/challenge"
 	"github.com/idlegrid/idlegrid/shared/money"
@@ -42,6 +43,8 @@ type Config struct {
 	PayoutExplorerCluster string
 	// Cluster tunes cluster provisioning, repair and draining.
 	Cluster cluster.Config
+	// Notify tunes alert webhooks.
+	Notify notify.Config
 }
 
 // Defaults returns the settings for a local start.
@@ -86,6 +89,7 @@ var envNames = map[string]string{
 	"drain-grace":               "IDLEGRID_DRAIN_GRACE",
 	"ray-num-cpus":              "IDLEGRID_RAY_NUM_CPUS",
 	"ray-object-store-mib":      "IDLEGRID_RAY_OBJECT_STORE_MIB",
+	"webhook-allow-private":     "IDLEGRID_WEBHOOK_ALLOW_PRIVATE",
 }
 
 // Load builds the config from defaults, the environment and args, reporting
@@ -133,6 +137,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.Cluster.DrainGrace, "drain-grace", c.Cluster.DrainGrace, "notice a requester gets before a supplier's paused node leaves the cluster")
 	fs.IntVar(&c.Cluster.NumCPUs, "ray-num-cpus", c.Cluster.NumCPUs, "CPUs each Ray node offers (0: the agent decides)")
 	fs.IntVar(&c.Cluster.ObjectStoreMiB, "ray-object-store-mib", c.Cluster.ObjectStoreMiB, "object store size of each Ray node in MiB (0: the agent decides)")
+	fs.BoolVar(&c.Notify.AllowPrivate, "webhook-allow-private", c.Notify.AllowPrivate, "let webhooks call loopback and private addresses (a LAN-only operator)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: idlegrid-server [flags]\n\nEvery flag can also be set as an environment variable, e.g. --listen as IDLEGRID_LISTEN.\n\n")
 		fs.PrintDefaults()

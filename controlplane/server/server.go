@@ -21,6 +21,7 @@ import (
 	"github.com/idlegrid/idlegrid/controlplane/demo"
 	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/ledger"
+	"github.com/idlegrid/idlegrid/controlplane/notify"
 	"github.com/idlegrid/idlegrid/controlplane/payout"
 	"github.com/idlegrid/idlegrid/controlplane/pricing"
 	"github.com/idlegrid/idlegrid/controlplane/sched"
@@ -47,6 +48,7 @@ type Server struct {
 	Payout   *payout.Service
 	Clusters *cluster.Manager
 	Tunnels  *tunnel.Registry
+	Notifier *notify.Notifier
 	handler  http.Handler
 }
 
@@ -107,7 +109,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// and CLIs send no Origin or Sec-Fetch-Site and pass.
 	return &Server{
 		cfg: cfg, log: log, Store: st, Hub: h, Accounts: acc, API: a, Verify: ver, Ledger: led, Meter: meter, Signer: signer, Payout: pay, Clusters: clusters, Tunnels: tunnels,
-		handler: crossOriginProtection().Handler(mux),
+		Notifier: notify.New(st, h, cfg.ChallengeEvery, cfg.Notify, log.With("part", "notify")),
+		handler:  crossOriginProtection().Handler(mux),
 	}, nil
 }
 
@@ -148,6 +151,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready Ready) error 
 	g.Go(func() error { return s.Meter.Serve(gctx, time.Minute, s.cfg.EarningsHold) })
 	g.Go(func() error { return s.Payout.Serve(gctx) })
 	g.Go(func() error { return s.Clusters.Serve(gctx) })
+	g.Go(func() error { return s.Notifier.Serve(gctx) })
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)
