@@ -5,12 +5,14 @@
 #   idlegrid-agent    linux amd64, arm64           (cgo, reads NVIDIA GPUs via NVML)
 #                     windows amd64 .exe           (signed when a certificate is given)
 #   idlegridctl       linux, darwin, windows × amd64, arm64
+#   idlegrid desktop  linux amd64 .tar.xz (fyne package) and .deb;
+#                     windows amd64 .exe (cgo cross-compiled: clang for
+#                     mingw-w64, linked by mingw's gcc)
 #   SHA256SUMS
 #
 # Signing: IDLEGRID_SIGN_CERT (PEM certificate chain) and IDLEGRID_SIGN_KEY
 # (PEM key) sign the Windows binaries with osslsigncode (Authenticode).
-# The desktop app's packages (fyne package) and macOS builds are not made
-# here: see docs/INSTALL.md.
+# macOS builds need a Mac (Xcode, signing, notarizing): see docs/INSTALL.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${DIST:-dist}"
@@ -47,6 +49,43 @@ for os in linux darwin windows; do
     build $os $arch 0 idlegridctl ./cmd/idlegridctl
   done
 done
+
+# The desktop app. fyne package reads FyneApp.toml; clang builds Fyne's
+# cgo parts in a fraction of gcc's time.
+appver="$(sed -n 's/^Version = "\(.*\)"/\1/p' FyneApp.toml)"
+echo "dist: $out/idlegrid-desktop-linux-amd64.tar.xz"
+CC=clang go tool fyne package -os linux --src cmd/idlegrid --release=false --icon "$PWD/assets/icon.png" --name Idlegrid \
+  --app-id io.idlegrid.desktop --app-version "$appver" >/dev/null
+mv Idlegrid.tar.xz "$out/idlegrid-desktop-linux-amd64.tar.xz"
+# The .deb holds the same files under /usr, as Debian wants.
+deb="$(mktemp -d)"
+trap 'rm -rf "$deb"' EXIT
+mkdir -p "$deb/root/DEBIAN"
+tar -xJf "$out/idlegrid-desktop-linux-amd64.tar.xz" -C "$deb" usr
+mv "$deb/usr/local" "$deb/root/usr"
+cat > "$deb/root/DEBIAN/control" <<CONTROL
+Package: idlegrid
+Version: $appver
+Section: net
+Priority: optional
+Architecture: amd64
+Depends: libgl1, libx11-6, libxcursor1, libxrandr2, libxinerama1, libxi6, libxxf86vm1
+Maintainer: Idlegrid <hello@idlegrid.io>
+Homepage: https://github.com/idlegrid/idlegrid
+Description: Idlegrid supplier app
+ Lends this PC's idle GPU to the Idlegrid network and earns for it; the PC
+ is back the moment its owner plays. Live GPU temperature and power,
+ benchmarks, earnings and payouts.
+CONTROL
+echo "dist: $out/idlegrid-desktop-linux-amd64.deb"
+dpkg-deb --root-owner-group --build "$deb/root" "$out/idlegrid-desktop-linux-amd64.deb" >/dev/null
+if command -v x86_64-w64-mingw32-gcc >/dev/null; then
+  echo "dist: $out/idlegrid-desktop-windows-amd64.exe"
+  CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC="clang --target=x86_64-w64-mingw32" \
+    go build -trimpath -ldflags "$ldflags -H=windowsgui -extld=x86_64-w64-mingw32-gcc" -o "$out/idlegrid-desktop-windows-amd64.exe" ./cmd/idlegrid
+else
+  echo "dist: no x86_64-w64-mingw32-gcc (apt-get install gcc-mingw-w64-x86-64): the Windows desktop app is not built" >&2
+fi
 
 if [ -n "${IDLEGRID_SIGN_CERT:-}" ]; then
   for exe in "$out"/*.exe; do

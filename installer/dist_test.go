@@ -39,6 +39,7 @@ func TestDist(t *testing.T) {
 	want := []string{
 		"idlegrid-server-linux-amd64", "idlegrid-server-linux-arm64",
 		"idlegrid-agent-linux-amd64", "idlegrid-agent-linux-arm64", "idlegrid-agent-windows-amd64.exe",
+		"idlegrid-desktop-windows-amd64.exe",
 	}
 	for _, os := range []string{"linux", "darwin", "windows"} {
 		for _, arch := range []string{"amd64", "arm64"} {
@@ -96,6 +97,20 @@ func TestDist(t *testing.T) {
 		if !bytes.Contains(b, []byte("libnvidia-ml.so")) {
 			t.Errorf("the linux/%s agent cannot load NVML (built without cgo?)", arch)
 		}
+	}
+	// The desktop app for Linux: fyne's tar.xz and a .deb of the same files.
+	list, err := exec.Command("tar", "-tJf", filepath.Join(out, "idlegrid-desktop-linux-amd64.tar.xz")).Output()
+	if err != nil || !strings.Contains(string(list), "usr/local/bin/idlegrid\n") || !strings.Contains(string(list), ".desktop") {
+		t.Errorf("desktop tar.xz: %v\n%s", err, list)
+	}
+	deb := filepath.Join(out, "idlegrid-desktop-linux-amd64.deb")
+	info, err := exec.Command("dpkg-deb", "--info", deb).Output()
+	if err != nil || !strings.Contains(string(info), "Package: idlegrid") || !strings.Contains(string(info), "Architecture: amd64") {
+		t.Errorf("desktop .deb info: %v\n%s", err, info)
+	}
+	contents, err := exec.Command("dpkg-deb", "--contents", deb).Output()
+	if err != nil || !strings.Contains(string(contents), "./usr/bin/idlegrid\n") || strings.Contains(string(contents), "/usr/local/") {
+		t.Errorf("desktop .deb contents: %v\n%s", err, contents)
 	}
 	sums, err := os.ReadFile(filepath.Join(out, "SHA256SUMS"))
 	if err != nil {
