@@ -32,6 +32,7 @@ type UI struct {
 	earnings   *earningsScreen
 	bench      *benchScreen
 	settings   *settingsScreen
+	farm       *farmScreen
 	tabs       *container.AppTabs
 	trayStatus *fyne.MenuItem
 	trayPause  *fyne.MenuItem
@@ -50,13 +51,20 @@ func New(a fyne.App, sup *supplier.Supplier, autostart func(on bool) error) *UI 
 	u.earnings = newEarningsScreen(u)
 	u.bench = newBenchScreen(u)
 	u.settings = newSettingsScreen(u)
+	u.farm = newFarmScreen(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem("Dashboard", u.dashboard.content),
 		container.NewTabItem("Earnings", u.earnings.content),
 		container.NewTabItem("Benchmark", u.bench.content),
 		container.NewTabItem("Guard", u.guard.content),
+		container.NewTabItem("Farm", u.farm.content),
 		container.NewTabItem("Settings", u.settings.content),
 	)
+	u.tabs.OnSelected = func(t *container.TabItem) {
+		if t.Content == u.farm.content {
+			u.farm.opened()
+		}
+	}
 	if sup.Settings().Onboarded {
 		u.win.SetContent(u.tabs)
 	} else {
@@ -74,6 +82,7 @@ func (u *UI) Window() fyne.Window { return u.win }
 func (u *UI) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	u.stop = cancel
+	u.farm.start(ctx)
 	ch, unsub := u.sup.Subscribe()
 	go func() {
 		defer unsub()

@@ -38,6 +38,8 @@ const (
 	KeyStartAtLogin  = "start_at_login"
 	KeyPaused        = "paused"
 	KeyBenchmarkNote = "benchmark_note"
+	// The Farm view's rigs and token are farm.KeyRigs and farm.KeyToken
+	// (shared/farm keeps them, next to the model that reads them).
 )
 
 // Settings are the supplier's choices.
