@@ -36,6 +36,7 @@ type Server struct {
 	cancel context.CancelFunc
 	done   chan error
 
+	logs        *testWriter
 	simMu       sync.Mutex
 	simNet      *simrt.Network
 	simRuntimes map[string]*simrt.Runtime
@@ -66,7 +67,8 @@ func Start(t testing.TB, cfg *server.Config) *Server {
 	if cfg != nil {
 		c = *cfg
 	}
-	s := &Server{t: t, Cfg: c, Log: TestLogger(t)}
+	s := &Server{t: t, Cfg: c, logs: newTestWriter(t)}
+	s.Log = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.start(c.Listen)
 	t.Cleanup(s.Stop)
 	return s
@@ -134,24 +136,38 @@ func (s *Server) Restart() {
 // TestLogger logs to the test's output (shown on failure or with -v) and
 // goes quiet once the test is over.
 func TestLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func newTestWriter(t testing.TB) *testWriter {
 	w := &testWriter{w: t.Output()}
 	t.Cleanup(w.close)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return w
 }
 
 type testWriter struct {
 	mu     sync.Mutex
 	w      io.Writer
+	all    bytes.Buffer // everything logged, for tests that read the logs
 	closed bool
 }
 
 func (w *testWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.all.Write(p)
 	if w.closed {
 		return len(p), nil
 	}
 	return w.w.Write(p)
+}
+
+// Logs is every line logged so far by the server and the agents made with
+// NewAgent, at debug level and up.
+func (s *Server) Logs() string {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	return s.logs.all.String()
 }
 
 func (w *testWriter) close() {
