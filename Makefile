@@ -8,7 +8,7 @@ RUN_FLAGS := --listen 127.0.0.1:8080 --data ./data --demo 12
 TEST_FLAGS ?= -timeout 25m
 export CGO_ENABLED ?= 1
 
-.PHONY: run test deps build server agent desktop dist vet fmt race clean
+.PHONY: run test fuzz deps build server agent desktop dist vet fmt race clean
 
 ## run: build and start the control plane with a demo fleet of simulated suppliers
 run: server
@@ -18,10 +18,24 @@ run: server
 # chosen when the recipe runs, after `deps` may have installed it.
 WITH_CC := CC=$$(command -v clang || echo cc)
 
-## test: install whatever is missing, then run every test
+## test: install whatever is missing, then run every test, then fuzz briefly
 test: deps
 	$(WITH_CC) $(GO) vet ./...
 	$(WITH_CC) $(GO) test $(TEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# Fuzz targets (name:package), each run FUZZ_TIME in make test; run one
+# longer with e.g. `make fuzz FUZZ_TIME=10m`.
+FUZZ_TIME ?= 3s
+FUZZ_TARGETS := FuzzDecode:./shared/proto FuzzParse:./shared/wallet FuzzParseUSD:./shared/money \
+	FuzzParseToken:./shared/money FuzzRequestBodies:./controlplane/api
+
+## fuzz: every fuzz target for FUZZ_TIME
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; echo "fuzz: $$name in $$pkg for $(FUZZ_TIME)"; \
+		$(WITH_CC) $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) $$pkg >/tmp/idlegrid-fuzz.log 2>&1 || { cat /tmp/idlegrid-fuzz.log; exit 1; }; \
+	done
 
 ## deps: install system packages the tests need (idempotent)
 deps:
