@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/gorilla/websocket"
 	"strconv"
 	"time"
 
@@ -78,6 +80,9 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) agentConnect(w http.ResponseWriter, r *http.Request) error {
+	if !websocket.IsWebSocketUpgrade(r) {
+		return problem.Invalid("not_websocket", "this is the agents' websocket endpoint: run idlegrid-agent or the desktop app to connect")
+	}
 	s.Hub.ServeHTTP(w, r)
 	return nil
 }
