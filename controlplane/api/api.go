@@ -12,8 +12,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,12 +74,13 @@ type Server struct {
 	Tunnels  TunnelServer
 
 	limiter *limiter
+	callers *callers
 	speed   *speedLimiter
 }
 
 // New returns a Server.
 func New(st *store.Store, acc *account.Service, h *hub.Hub, rl RateLimit, log *slog.Logger) *Server {
-	return &Server{Store: st, Accounts: acc, Hub: h, Log: log, Now: time.Now, VerifyEvery: time.Hour, limiter: newLimiter(rl, time.Now), speed: newSpeedLimiter()}
+	return &Server{Store: st, Accounts: acc, Hub: h, Log: log, Now: time.Now, VerifyEvery: time.Hour, limiter: newLimiter(rl, time.Now), callers: newCallers(rl, time.Now), speed: newSpeedLimiter()}
 }
 
 // SessionCookie is the console session's cookie name.
@@ -108,6 +111,10 @@ func (s *Server) wrap(rt Route) http.Handler {
 				u, err := s.Authenticate(r)
 				if err != nil {
 					return err
+				}
+				if ok, wait := s.callers.allow(u.ID); !ok {
+					w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+					return problem.New(problem.ErrRateLimited, "rate_limited", "too many requests from this account: slow down, and retry after %s", wait.Round(time.Second))
 				}
 				r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 			}
@@ -185,7 +192,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		body.Error.Code, body.Error.Message = "error", err.Error()
 	}
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "60")
 	}
 	writeJSON(w, status, body)

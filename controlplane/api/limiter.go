@@ -12,10 +12,59 @@ import (
 type RateLimit struct {
 	Burst int           // tries at once
 	Every time.Duration // then one per Every
+	// UserPerSecond and UserBurst bound every signed-in caller's requests
+	// (per account, whether by session or API key).
+	UserPerSecond float64
+	UserBurst     int
 }
 
-// DefaultRateLimit allows 10 tries at once, then one every 6 seconds.
-var DefaultRateLimit = RateLimit{Burst: 10, Every: 6 * time.Second}
+// DefaultRateLimit allows 10 tries at once, then one every 6 seconds; and
+// each account 20 requests a second, 100 at once.
+var DefaultRateLimit = RateLimit{Burst: 10, Every: 6 * time.Second, UserPerSecond: 20, UserBurst: 100}
+
+// callers keeps a request bucket per account.
+type callers struct {
+	mu      sync.Mutex
+	perSec  rate.Limit
+	burst   int
+	now     func() time.Time
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+func newCallers(cfg RateLimit, now func() time.Time) *callers {
+	if cfg.UserPerSecond <= 0 || cfg.UserBurst <= 0 {
+		cfg.UserPerSecond, cfg.UserBurst = DefaultRateLimit.UserPerSecond, DefaultRateLimit.UserBurst
+	}
+	return &callers{perSec: rate.Limit(cfg.UserPerSecond), burst: cfg.UserBurst, now: now, buckets: map[string]*bucket{}}
+}
+
+// allow spends one request of userID, or says how long until one is free.
+func (c *callers) allow(userID string) (bool, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if now.Sub(c.swept) > time.Minute {
+		for k, b := range c.buckets {
+			if now.Sub(b.used) > 10*time.Minute {
+				delete(c.buckets, k)
+			}
+		}
+		c.swept = now
+	}
+	b := c.buckets[userID]
+	if b == nil {
+		b = &bucket{lim: rate.NewLimiter(c.perSec, c.burst)}
+		c.buckets[userID] = b
+	}
+	b.used = now
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
 
 // limiter keeps a token bucket per client address. Only failures spend
 // tokens, so a farm enrolling fifty rigs from behind one address is never
