@@ -173,6 +173,8 @@ func StatusOf(err error) int {
 		return http.StatusTooManyRequests
 	case errors.Is(err, store.ErrInsufficientFunds):
 		return http.StatusPaymentRequired
+	case errors.Is(err, store.ErrFull), errors.Is(err, store.ErrBusy):
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -186,6 +188,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error.Code, body.Error.Message = pe.Code, pe.Message
 	case status == http.StatusNotFound:
 		body.Error.Code, body.Error.Message = "not_found", "no such object, or it is not yours"
+	case errors.Is(err, store.ErrFull):
+		s.Log.Error("database full", "method", r.Method, "path", r.URL.Path, "err", err)
+		body.Error.Code, body.Error.Message = "storage_full", "the server's storage is full, so nothing was changed; the operator has been told: retry later"
+		w.Header().Set("Retry-After", "300")
+	case errors.Is(err, store.ErrBusy):
+		body.Error.Code, body.Error.Message = "busy", "the server is busy and changed nothing: retry in a few seconds"
+		w.Header().Set("Retry-After", "5")
 	case status == http.StatusInternalServerError:
 		s.Log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Error.Code, body.Error.Message = "internal", "something went wrong on the server; it has been logged, please retry"

@@ -118,7 +118,9 @@ func TestWebhooksStayOnThePublicInternet(t *testing.T) {
 	}
 	u, _ := store.UserByEmail(t.Context(), srv.Srv.Store.Reader(), "farm@example.com")
 	n := notify.New(srv.Srv.Store, srv.Srv.Hub, time.Hour, notify.Config{}, slog.New(slog.DiscardHandler))
-	if err := srv.Srv.Store.Write(t.Context(), func(tx *sql.Tx) error { return store.QueueDelivery(t.Context(), tx, u.ID, `{"event":"test"}`, time.Now()) }); err != nil {
+	if err := srv.Srv.Store.Write(t.Context(), func(tx *sql.Tx) error {
+		return store.QueueDelivery(t.Context(), tx, u.ID, `{"event":"test"}`, time.Now())
+	}); err != nil {
 		t.Fatal(err)
 	}
 	_ = n.Deliver(t.Context())

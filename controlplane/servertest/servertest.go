@@ -51,7 +51,7 @@ func FastConfig(dir string) server.Config {
 	c.OfflineAfter = 1500 * time.Millisecond
 	c.LogLevel = "warn"
 	c.RateLimit = api.RateLimit{Burst: 10000, Every: time.Millisecond, UserPerSecond: 1e6, UserBurst: 1e6} // tests sign up and pair a lot from one address
-	c.ChallengeSize = 64                                               // a challenge in milliseconds
+	c.ChallengeSize = 64                                                                                   // a challenge in milliseconds
 	c.Cluster.Tick, c.Cluster.ResendEvery = 100*time.Millisecond, time.Second
 	c.Cluster.MissingAfter, c.Cluster.DrainGrace, c.Cluster.StopTimeout = 3*time.Second, time.Second, 5*time.Second
 	c.Cluster.ProvisionTimeout = 30 * time.Second

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -21,7 +22,28 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrFull: the disk (or the database's size limit) is full. The
+	// transaction was rolled back whole; nothing was half written.
+	ErrFull = errors.New("the database's disk is full")
+	// ErrBusy: the database stayed locked past the busy timeout.
+	ErrBusy = errors.New("the database is busy")
 )
+
+// classify wraps sqlite's full and busy errors in ErrFull and ErrBusy so
+// callers can tell them apart from their own mistakes.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "SQLITE_FULL"):
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	case strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY"):
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return err
+}
 
 // Querier is what read queries need: a *sql.DB, *sql.Conn or *sql.Tx.
 type Querier interface {
@@ -101,14 +123,15 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("beginning transaction: %w", err)
+		return classify(fmt.Errorf("beginning transaction: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return classify(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", err)
+		_ = tx.Rollback()
+		return classify(fmt.Errorf("committing: %w", err))
 	}
 	return nil
 }
