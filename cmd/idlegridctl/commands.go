@@ -356,6 +356,9 @@ func cmdForward(ctx context.Context, c *client, args []string, out io.Writer) er
 	if v.State != "running" && v.State != "degraded" {
 		return fmt.Errorf("cluster %s is %s: it can be reached once it is running", id, v.State)
 	}
+	if v.Simulated {
+		return fmt.Errorf("cluster %s runs on simulated suppliers (a demo fleet): no Ray runs there, so there is nothing to forward", id)
+	}
 	ln, err := net.Listen("tcp", *local)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w (pick another with --local 127.0.0.1:PORT)", *local, err)

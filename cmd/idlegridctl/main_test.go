@@ -83,6 +83,10 @@ func TestRequesterSession(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "now runs until") {
 		t.Fatalf("extend: %d %q", code, out)
 	}
+	code, _, errOut = ctl(t, env, "forward", id, "--local", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, "simulated suppliers") {
+		t.Fatalf("forward to a simulated cluster: %d %q", code, errOut)
+	}
 	code, out, _ = ctl(t, env, "terminate", id, "--wait", "20s")
 	if code != 0 || !strings.Contains(out, "is terminated: every node stopped") {
 		t.Fatalf("terminate: %d %q", code, out)

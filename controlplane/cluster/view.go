@@ -36,6 +36,9 @@ type View struct {
 	// says whether the head's tunnel is up.
 	Dashboard string `json:"dashboard"`
 	Tunnel    bool   `json:"tunnel_connected"`
+	// Simulated: every node is a simulated device (a demo fleet), so no
+	// Ray runs and there is nothing to reach.
+	Simulated bool `json:"simulated"`
 }
 
 // NodeView is one node.
@@ -49,6 +52,7 @@ type NodeView struct {
 	Region          string     `json:"region,omitempty"`
 	PricePerGPUHour int64      `json:"price_per_gpu_hour"`
 	Runtime         string     `json:"runtime_state,omitempty"` // what its agent last reported
+	Simulated       bool       `json:"simulated"`
 	Reason          string     `json:"reason,omitempty"`
 	JoinedAt        *time.Time `json:"joined_at,omitempty"`
 	ReleasedAt      *time.Time `json:"released_at,omitempty"`
@@ -109,9 +113,14 @@ func (m *Manager) Describe(ctx context.Context, c store.Cluster, full bool, tunn
 		return v, err
 	}
 	now := m.Now()
+	v.Simulated = len(nodes) > 0
 	for _, n := range nodes {
 		nv := NodeView{DeviceID: n.DeviceID, Role: n.Role, State: n.State, GPUModel: n.GPUModel, GPUs: n.GPUs, Region: n.Region,
 			PricePerGPUHour: n.PricePerGPUHour, Reason: n.Reason, JoinedAt: timePtr(n.JoinedAt), ReleasedAt: timePtr(n.ReleasedAt)}
+		if d, err := store.DeviceByID(ctx, m.Store.Reader(), n.DeviceID); err == nil {
+			nv.Simulated = d.Simulated
+		}
+		v.Simulated = v.Simulated && nv.Simulated
 		nv.Health = m.Hub.Config().State(time.Time{}, now)
 		if live, ok := m.Hub.Live(n.DeviceID); ok {
 			nv.Health = m.Hub.Config().State(live.LastSeen, now)

@@ -85,6 +85,7 @@ func TestRequesterInABrowser(t *testing.T) {
 	servertest.Within(t, ctx, 10*time.Second, chromedp.Submit(chromedp.ID("deploy-form")))
 	waitText(t, ctx, "#cluster-state", "running", 25*time.Second) // live, over server-sent events
 	waitText(t, ctx, "#events", "ready after", 5*time.Second)
+	waitText(t, ctx, "#reach", "simulated suppliers", 5*time.Second) // a demo cluster says there is no Ray to reach
 	servertest.Screenshot(t, ctx, "console-cluster.png")
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	id := loc[strings.LastIndex(loc, "/")+1:]
