@@ -1,0 +1,518 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	_ "modernc.org/sqlite"
+
+	"github.com/idlegrid/idlegrid/shared/hw"
+	"github.com/idlegrid/idlegrid/shared/proto"
+)
+
+// Report is what a run measured.
+type Report struct {
+	Agents            int     `json:"agents"`
+	GPUsPerAgent      int     `json:"gpus_per_agent"`
+	IntervalS         float64 `json:"heartbeat_interval_s"`
+	ConnectS          float64 `json:"all_connected_after_s"`
+	MeasuredS         float64 `json:"measured_s"`
+	ServerCPUPct      float64 `json:"server_cpu_pct_of_machine"` // of all cores
+	ServerCPUCores    float64 `json:"server_cpu_cores"`
+	ServerRSSMiB      float64 `json:"server_rss_mib"`
+	SamplesPerS       float64 `json:"gpu_samples_stored_per_s"`
+	HeartbeatsSent    int64   `json:"heartbeats_sent"`
+	StoredP50MS       float64 `json:"heartbeat_to_stored_p50_ms"`
+	StoredP99MS       float64 `json:"heartbeat_to_stored_p99_ms"`
+	Probed            int     `json:"heartbeats_probed"`
+	ReconnectS        float64 `json:"reconnect_after_restart_s,omitempty"`
+	ReconnectedAgents int     `json:"reconnected_agents,omitempty"`
+	DisconnectedAtEnd int64   `json:"links_lost_during_measure"`
+}
+
+// Print writes the report for people.
+func (r Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "agents %d × %d GPUs, heartbeats every %.1fs; all connected after %.1fs; measured %.0fs\n", r.Agents, r.GPUsPerAgent, r.IntervalS, r.ConnectS, r.MeasuredS)
+	fmt.Fprintf(w, "server: %.1f%% of the machine (%.2f cores), RSS %.0f MiB\n", r.ServerCPUPct, r.ServerCPUCores, r.ServerRSSMiB)
+	fmt.Fprintf(w, "stored: %.0f GPU samples/s; heartbeat to stored p50 %.0f ms, p99 %.0f ms (%d probed)\n", r.SamplesPerS, r.StoredP50MS, r.StoredP99MS, r.Probed)
+	fmt.Fprintf(w, "links lost while measuring: %d\n", r.DisconnectedAtEnd)
+	if r.ReconnectedAgents > 0 {
+		fmt.Fprintf(w, "after a server restart: %d agents back in %.1fs\n", r.ReconnectedAgents, r.ReconnectS)
+	}
+}
+
+// server is the control plane under test.
+type server struct {
+	bin, dir, addr string
+	interval       time.Duration
+	cmd            *exec.Cmd
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func (s *server) start() error {
+	s.cmd = exec.Command(s.bin, "--listen", s.addr, "--data", s.dir, "--heartbeat-interval", s.interval.String(),
+		"--offline-after", (6 * s.interval).String(), "--log-level", "warn")
+	s.cmd.Stdout, s.cmd.Stderr = io.Discard, os.Stderr
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w (build it with: go build -o bin/ ./cmd/idlegrid-server)", s.bin, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + s.addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("the server did not answer /healthz within 30 s")
+}
+
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// usage reads the process's CPU time and RSS from /proc.
+func usage(pid int) (cpu time.Duration, rssBytes int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	rss, _ := strconv.ParseInt(f[21], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, rss * int64(os.Getpagesize()), nil
+}
+
+// fleet holds the simulated agents.
+type fleet struct {
+	base     string
+	interval time.Duration
+	gpus     int
+	sent     atomic.Int64
+	lost     atomic.Int64
+	online   atomic.Int64
+	measure  atomic.Bool
+	mu       sync.Mutex
+	probes   map[string]bool
+	sends    chan probeSend
+}
+
+type probeSend struct {
+	device string
+	seq    uint64
+	at     time.Time
+}
+
+type simAgent struct {
+	id  string
+	key ed25519.PrivateKey
+	sim *hw.Sim
+}
+
+func (f *fleet) enroll(ctx context.Context, token string, i int) (*simAgent, error) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	body, _ := json.Marshal(map[string]any{"enroll_token": token, "public_key": []byte(key.Public().(ed25519.PublicKey)),
+		"signature": proto.SignPairing(key, token), "name": fmt.Sprintf("load-%05d", i), "simulated": true})
+	req, _ := http.NewRequestWithContext(ctx, "POST", f.base+"/api/v1/agent/pair", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		DeviceID string `json:"device_id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
+		return nil, fmt.Errorf("enrolling: %s %v", resp.Status, err)
+	}
+	models, _ := hw.ParseSimSpec(fmt.Sprintf("RTX 4090x%d", f.gpus))
+	return &simAgent{id: out.DeviceID, key: key, sim: hw.NewSim(models, int64(i), nil)}, nil
+}
+
+// live keeps one agent connected, reconnecting with jittered backoff, until
+// ctx ends.
+func (f *fleet) live(ctx context.Context, a *simAgent, delay time.Duration) {
+	endpoint := "ws" + strings.TrimPrefix(f.base, "http") + "/api/v1/agent/connect"
+	wait := delay
+	var seq uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		start := time.Now()
+		err := f.session(ctx, endpoint, a, &seq)
+		if ctx.Err() != nil {
+			return
+		}
+		if f.measure.Load() {
+			f.lost.Add(1)
+		}
+		_ = err
+		// Like the real agent: 1 s doubling to 30 s, jittered, reset after a
+		// link that held.
+		if time.Since(start) > 30*time.Second || wait < time.Second {
+			wait = time.Second
+		} else {
+			wait = min(2*wait, 30*time.Second)
+		}
+		wait = time.Duration(float64(wait) * (0.5 + mrand.Float64()))
+	}
+}
+
+func (f *fleet) session(ctx context.Context, endpoint string, a *simAgent, seq *uint64) error {
+	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 512, WriteBufferSize: 1024}
+	ws, _, err := d.DialContext(ctx, endpoint, nil)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	stop := context.AfterFunc(ctx, func() { ws.Close() })
+	defer stop()
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		return err
+	}
+	msg, err := proto.Decode(data)
+	if err != nil {
+		return err
+	}
+	hello, ok := msg.(*proto.Hello)
+	if !ok {
+		return errors.New("no hello")
+	}
+	auth, _ := proto.Encode(proto.TypeAuth, proto.Auth{Protocol: proto.Protocol, DeviceID: a.id, Signature: proto.SignAuth(a.key, hello.Nonce, a.id),
+		AgentVersion: "loadgen", Inventory: proto.Inventory{GPUs: a.sim.GPUs(), GPUStatus: a.sim.Status()}})
+	if err := ws.WriteMessage(websocket.TextMessage, auth); err != nil {
+		return err
+	}
+	if _, _, err := ws.ReadMessage(); err != nil { // welcome
+		return err
+	}
+	f.online.Add(1)
+	defer f.online.Add(-1)
+	readErr := make(chan error, 1)
+	go func() {
+		ws.SetPingHandler(func(p string) error {
+			_ = ws.SetReadDeadline(time.Now().Add(10 * f.interval))
+			return ws.WriteControl(websocket.PongMessage, []byte(p), time.Now().Add(5*time.Second))
+		})
+		for {
+			_ = ws.SetReadDeadline(time.Now().Add(10 * f.interval))
+			if _, _, err := ws.ReadMessage(); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	// The first heartbeat at a random point of the interval, so the fleet
+	// does not beat in step.
+	t := time.NewTimer(time.Duration(mrand.Int64N(int64(f.interval))))
+	defer t.Stop()
+	var mu sync.Mutex
+	for {
+		select {
+		case err := <-readErr:
+			return err
+		case <-t.C:
+		}
+		t.Reset(f.interval)
+		samples, _ := a.sim.Sample(ctx)
+		*seq++
+		hb := proto.Heartbeat{Seq: *seq, SentAt: time.Now().UTC(), State: proto.StateAvailable, GPUs: samples}
+		b, _ := proto.Encode(proto.TypeHeartbeat, hb)
+		mu.Lock()
+		_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		err := ws.WriteMessage(websocket.TextMessage, b)
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		sentAt := time.Now()
+		if f.measure.Load() {
+			f.sent.Add(1)
+			f.mu.Lock()
+			probe := f.probes[a.id]
+			f.mu.Unlock()
+			if probe {
+				select {
+				case f.sends <- probeSend{device: a.id, seq: *seq, at: sentAt}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// Run carries out one load run.
+func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, error) {
+	rep := Report{Agents: c.Agents, GPUsPerAgent: c.GPUs, IntervalS: c.Interval.Seconds()}
+	dir := c.DataDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "idlegrid-load-"); err != nil {
+			return rep, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	addr, err := freePort()
+	if err != nil {
+		return rep, err
+	}
+	srv := &server{bin: c.ServerBin, dir: dir, addr: addr, interval: c.Interval}
+	if err := srv.start(); err != nil {
+		return rep, err
+	}
+	defer srv.stop()
+	base := "http://" + addr
+	token, err := setUp(ctx, base)
+	if err != nil {
+		return rep, err
+	}
+	f := &fleet{base: base, interval: c.Interval, gpus: c.GPUs, probes: map[string]bool{}, sends: make(chan probeSend, 4096)}
+	progress("enrolling %d agents…", c.Agents)
+	agents := make([]*simAgent, c.Agents)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	var enrollErr atomic.Value
+	for i := range agents {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			a, err := f.enroll(ctx, token, i)
+			if err != nil {
+				enrollErr.Store(err)
+				return
+			}
+			agents[i] = a
+		})
+	}
+	wg.Wait()
+	if err, _ := enrollErr.Load().(error); err != nil {
+		return rep, err
+	}
+	for _, a := range agents[:c.Probes] {
+		f.probes[a.id] = true
+	}
+	lctx, stopAgents := context.WithCancel(ctx)
+	defer stopAgents()
+	started := time.Now()
+	for i, a := range agents {
+		delay := time.Duration(int64(c.Ramp) * int64(i) / int64(len(agents)))
+		go f.live(lctx, a, delay)
+	}
+	progress("connecting over %s…", c.Ramp)
+	if err := waitFor(ctx, c.Ramp+2*time.Minute, func() bool { return f.online.Load() == int64(c.Agents) }); err != nil {
+		return rep, fmt.Errorf("only %d of %d agents connected: %w", f.online.Load(), c.Agents, err)
+	}
+	rep.ConnectS = time.Since(started).Seconds()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "idlegrid.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return rep, err
+	}
+	defer db.Close()
+	countSamples := func() (int64, error) {
+		var n int64
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM telemetry_gpu`).Scan(&n)
+		return n, err
+	}
+	// Let the ramp's heartbeats settle, then measure.
+	time.Sleep(c.Interval)
+	progress("measuring for %s…", c.Duration)
+	n0, err := countSamples()
+	if err != nil {
+		return rep, err
+	}
+	cpu0, _, err := usage(srv.cmd.Process.Pid)
+	if err != nil {
+		return rep, err
+	}
+	t0 := time.Now()
+	f.measure.Store(true)
+	lat := probeLatencies(ctx, db, f.sends, c.Duration)
+	f.measure.Store(false)
+	elapsed := time.Since(t0)
+	cpu1, rss, err := usage(srv.cmd.Process.Pid)
+	if err != nil {
+		return rep, err
+	}
+	n1, err := countSamples()
+	if err != nil {
+		return rep, err
+	}
+	rep.MeasuredS = elapsed.Seconds()
+	rep.ServerCPUCores = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
+	rep.ServerCPUPct = 100 * rep.ServerCPUCores / float64(cpus())
+	rep.ServerRSSMiB = float64(rss) / (1 << 20)
+	rep.SamplesPerS = float64(n1-n0) / elapsed.Seconds()
+	rep.HeartbeatsSent = f.sent.Load()
+	rep.DisconnectedAtEnd = f.lost.Load()
+	rep.Probed = len(lat)
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		rep.StoredP50MS = float64(lat[len(lat)/2].Microseconds()) / 1000
+		rep.StoredP99MS = float64(lat[int(math.Min(float64(len(lat)-1), float64(len(lat))*0.99))].Microseconds()) / 1000
+	}
+	if c.Restart {
+		progress("restarting the server…")
+		srv.stop()
+		restarted := time.Now()
+		if err := srv.start(); err != nil {
+			return rep, err
+		}
+		if err := waitFor(ctx, 5*time.Minute, func() bool { return connected(base) == c.Agents }); err != nil {
+			rep.ReconnectedAgents = connected(base)
+			return rep, fmt.Errorf("after the restart only %d of %d agents came back: %w", rep.ReconnectedAgents, c.Agents, err)
+		}
+		rep.ReconnectS, rep.ReconnectedAgents = time.Since(restarted).Seconds(), c.Agents
+	}
+	return rep, nil
+}
+
+// probeLatencies times probe heartbeats from send until their row is in
+// the store, for d.
+func probeLatencies(ctx context.Context, db *sql.DB, sends <-chan probeSend, d time.Duration) []time.Duration {
+	var mu sync.Mutex
+	var out []time.Duration
+	var wg sync.WaitGroup
+	end := time.After(d)
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return out
+		case <-end:
+			wg.Wait()
+			return out
+		case s := <-sends:
+			wg.Go(func() {
+				for time.Since(s.at) < 30*time.Second {
+					var one int
+					err := db.QueryRowContext(ctx, `SELECT 1 FROM telemetry_host WHERE device_id = ? AND seq = ?`, s.device, s.seq).Scan(&one)
+					if err == nil {
+						mu.Lock()
+						out = append(out, time.Since(s.at))
+						mu.Unlock()
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				mu.Lock()
+				out = append(out, 30*time.Second) // never stored in time: counts as the worst
+				mu.Unlock()
+			})
+		}
+	}
+}
+
+func connected(base string) int {
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Agents int `json:"agents_connected"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&h)
+	return h.Agents
+}
+
+func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// setUp makes the fleet's account and its enrollment token.
+func setUp(ctx context.Context, base string) (string, error) {
+	post := func(path, token string, body any, out any) error {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			msg, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("%s: %s %s", path, resp.Status, msg)
+		}
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	var s struct {
+		Session string `json:"session_token"`
+	}
+	if err := post("/api/v1/auth/signup", "", map[string]string{"email": "load@example.com", "password": "correct horse battery"}, &s); err != nil {
+		return "", err
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := post("/api/v1/enrollment-tokens", s.Session, map[string]any{"name": "load", "valid_hours": 24}, &tok); err != nil {
+		return "", err
+	}
+	return tok.Token, nil
+}
+
+func cpus() int { return runtime.NumCPU() }

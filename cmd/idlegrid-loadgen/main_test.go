@@ -1,0 +1,40 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// A small run of the real harness against the real server binary: every
+// agent connects, what they send is stored, the timings are measured, and
+// all come back after a restart. Keeps the harness working between the
+// big runs reported in docs/PERFORMANCE.md.
+func TestSmallLoadRun(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "idlegrid-server")
+	build := exec.Command("go", "build", "-o", bin, "../idlegrid-server")
+	build.Env = append(build.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the server: %v\n%s", err, out)
+	}
+	c := Config{ServerBin: bin, Agents: 50, GPUs: 2, Interval: 300 * time.Millisecond, Duration: 3 * time.Second, Ramp: time.Second, Probes: 10, Restart: true}
+	rep, err := Run(t.Context(), c, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := float64(c.Agents*c.GPUs) / c.Interval.Seconds()
+	switch {
+	case rep.SamplesPerS < 0.7*want || rep.SamplesPerS > 1.3*want:
+		t.Errorf("stored %.0f GPU samples/s, want about %.0f", rep.SamplesPerS, want)
+	case rep.Probed == 0 || rep.StoredP99MS <= 0 || rep.StoredP99MS > 5000:
+		t.Errorf("heartbeat to stored: %d probed, p99 %.0f ms", rep.Probed, rep.StoredP99MS)
+	case rep.ServerRSSMiB <= 0 || rep.ServerCPUCores <= 0:
+		t.Errorf("server usage not measured: %+v", rep)
+	case rep.ReconnectedAgents != c.Agents:
+		t.Errorf("%d of %d agents back after the restart", rep.ReconnectedAgents, c.Agents)
+	case rep.DisconnectedAtEnd != 0:
+		t.Errorf("%d links lost while measuring", rep.DisconnectedAtEnd)
+	}
+	t.Logf("%+v", rep)
+}
