@@ -113,8 +113,9 @@ func (s *Server) wrap(rt Route) http.Handler {
 					return err
 				}
 				if ok, wait := s.callers.allow(u.ID); !ok {
-					w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-					return problem.New(problem.ErrRateLimited, "rate_limited", "too many requests from this account: slow down, and retry after %s", wait.Round(time.Second))
+					secs := int(math.Ceil(wait.Seconds()))
+					w.Header().Set("Retry-After", strconv.Itoa(secs))
+					return problem.New(problem.ErrRateLimited, "rate_limited", "too many requests from this account: slow down, and retry in %d s", secs)
 				}
 				r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 			}
