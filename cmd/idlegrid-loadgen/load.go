@@ -48,6 +48,10 @@ type Report struct {
 	StoredP50MS       float64 `json:"heartbeat_to_stored_p50_ms"`
 	StoredP99MS       float64 `json:"heartbeat_to_stored_p99_ms"`
 	Probed            int     `json:"heartbeats_probed"`
+	APIRate           float64 `json:"api_reads_per_s,omitempty"`
+	APIP50MS          float64 `json:"api_read_p50_ms,omitempty"`
+	APIP99MS          float64 `json:"api_read_p99_ms,omitempty"`
+	APIErrors         int64   `json:"api_read_errors,omitempty"`
 	ReconnectS        float64 `json:"reconnect_after_restart_s,omitempty"`
 	ReconnectedAgents int     `json:"reconnected_agents,omitempty"`
 	DisconnectedAtEnd int64   `json:"links_lost_during_measure"`
@@ -59,6 +63,9 @@ func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "server: %.1f%% of the machine (%.2f cores), RSS %.0f MiB\n", r.ServerCPUPct, r.ServerCPUCores, r.ServerRSSMiB)
 	fmt.Fprintf(w, "stored: %.0f GPU samples/s; heartbeat to stored p50 %.0f ms, p99 %.0f ms (%d probed)\n", r.SamplesPerS, r.StoredP50MS, r.StoredP99MS, r.Probed)
 	fmt.Fprintf(w, "links lost while measuring: %d\n", r.DisconnectedAtEnd)
+	if r.APIRate > 0 {
+		fmt.Fprintf(w, "API single-object reads: %.0f/s, p50 %.1f ms, p99 %.1f ms, %d errors\n", r.APIRate, r.APIP50MS, r.APIP99MS, r.APIErrors)
+	}
 	if r.ReconnectedAgents > 0 {
 		fmt.Fprintf(w, "after a server restart: %d agents back in %.1fs\n", r.ReconnectedAgents, r.ReconnectS)
 	}
@@ -374,9 +381,29 @@ func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, 
 	if err != nil {
 		return rep, err
 	}
+	var readers []string
+	if c.APIRate > 0 {
+		// 15 requests/s per account stays inside the default budget of 20.
+		if readers, err = accounts(ctx, base, (c.APIRate+14)/15); err != nil {
+			return rep, err
+		}
+	}
 	t0 := time.Now()
 	f.measure.Store(true)
+	apiDone := make(chan apiResult, 1)
+	if c.APIRate > 0 {
+		go func() { apiDone <- readLoad(ctx, base, readers, c.APIRate, c.Duration) }()
+	}
 	lat := probeLatencies(ctx, db, f.sends, c.Duration)
+	if c.APIRate > 0 {
+		r := <-apiDone
+		rep.APIRate, rep.APIErrors = float64(len(r.lat))/c.Duration.Seconds(), r.errors
+		if len(r.lat) > 0 {
+			slices.Sort(r.lat)
+			rep.APIP50MS = float64(r.lat[len(r.lat)/2].Microseconds()) / 1000
+			rep.APIP99MS = float64(r.lat[len(r.lat)*99/100].Microseconds()) / 1000
+		}
+	}
 	f.measure.Store(false)
 	elapsed := time.Since(t0)
 	cpu1, rss, err := usage(srv.cmd.Process.Pid)
@@ -516,3 +543,76 @@ func setUp(ctx context.Context, base string) (string, error) {
 }
 
 func cpus() int { return runtime.NumCPU() }
+
+// accounts signs up n accounts and returns their session tokens.
+func accounts(ctx context.Context, base string, n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		b, _ := json.Marshal(map[string]string{"email": fmt.Sprintf("reader%d@example.com", i), "password": "correct horse battery"})
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/auth/signup", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		var s struct {
+			Session string `json:"session_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&s)
+		resp.Body.Close()
+		if err != nil || s.Session == "" {
+			return nil, fmt.Errorf("signing up reader %d: %s %v", i, resp.Status, err)
+		}
+		out[i] = s.Session
+	}
+	return out, nil
+}
+
+type apiResult struct {
+	lat    []time.Duration
+	errors int64
+}
+
+// readLoad reads GET /api/v1/me at rate requests/s for d, round-robin over
+// the accounts, each request on its own schedule (open loop: a slow answer
+// does not slow the offered load).
+func readLoad(ctx context.Context, base string, tokens []string, rate int, d time.Duration) apiResult {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	var mu sync.Mutex
+	var res apiResult
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	end := time.After(d)
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return res
+		case <-end:
+			wg.Wait()
+			return res
+		case <-tick.C:
+		}
+		tok := tokens[i%len(tokens)]
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/me", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			start := time.Now()
+			resp, err := client.Do(req)
+			took := time.Since(start)
+			ok := err == nil && resp.StatusCode == http.StatusOK
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			mu.Lock()
+			if ok {
+				res.lat = append(res.lat, took)
+			} else {
+				res.errors++
+			}
+			mu.Unlock()
+		})
+	}
+}

@@ -39,6 +39,10 @@ type Config struct {
 	Probes    int           // agents whose heartbeats are timed to the store
 	Restart   bool          // restart the server and time the reconnect storm
 	DataDir   string
+	// APIRate, when positive, reads single objects from the API at this many
+	// requests per second while measuring, spread over enough accounts to
+	// stay within each account's request budget.
+	APIRate int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -54,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Probes, "probes", 20, "agents whose heartbeats are timed until stored")
 	fs.BoolVar(&c.Restart, "restart", true, "restart the server at the end and time the reconnect storm")
 	fs.StringVar(&c.DataDir, "data", "", "data directory for the server (default: a new temp dir, removed after)")
+	fs.IntVar(&c.APIRate, "api-rate", 0, "also read single objects from the API at this many requests/s while measuring (0: don't)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

@@ -18,7 +18,7 @@ func TestSmallLoadRun(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the server: %v\n%s", err, out)
 	}
-	c := Config{ServerBin: bin, Agents: 50, GPUs: 2, Interval: 300 * time.Millisecond, Duration: 3 * time.Second, Ramp: time.Second, Probes: 10, Restart: true}
+	c := Config{ServerBin: bin, Agents: 50, GPUs: 2, Interval: 300 * time.Millisecond, Duration: 3 * time.Second, Ramp: time.Second, Probes: 10, Restart: true, APIRate: 50}
 	rep, err := Run(t.Context(), c, t.Logf)
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +35,8 @@ func TestSmallLoadRun(t *testing.T) {
 		t.Errorf("%d of %d agents back after the restart", rep.ReconnectedAgents, c.Agents)
 	case rep.DisconnectedAtEnd != 0:
 		t.Errorf("%d links lost while measuring", rep.DisconnectedAtEnd)
+	case rep.APIRate < 25 || rep.APIErrors != 0 || rep.APIP99MS <= 0:
+		t.Errorf("API reads: %.0f/s, %d errors, p99 %.1f ms", rep.APIRate, rep.APIErrors, rep.APIP99MS)
 	}
 	t.Logf("%+v", rep)
 }
