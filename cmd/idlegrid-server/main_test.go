@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -285,4 +287,145 @@ func TestBackupCommand(t *testing.T) {
 	if code := runBackup(t.Context(), []string{"--data", t.TempDir(), "--to", to + "2"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no database") {
 		t.Fatalf("backup of an empty dir: %d %q", code, errb.String())
 	}
+}
+
+// liveServer is the real binary run as a child process, killed for real.
+type liveServer struct {
+	t   *testing.T
+	bin string
+	dir string
+	cmd *exec.Cmd
+	url string
+}
+
+func (s *liveServer) start() {
+	s.t.Helper()
+	s.cmd = exec.Command(s.bin, "--listen", "127.0.0.1:0", "--data", s.dir, "--demo", "3", "--heartbeat-interval", "500ms", "--offline-after", "5s", "--log-level", "warn")
+	stdout, _ := s.cmd.StdoutPipe()
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	s.url = ""
+	for s.url == "" && sc.Scan() {
+		if m := regexp.MustCompile(`Console:\s+(http://\S+)/`).FindStringSubmatch(sc.Text()); m != nil {
+			s.url = m[1]
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if s.url == "" {
+		s.t.Fatal("the server printed no console URL")
+	}
+}
+
+// kill ends the server with SIGKILL: no shutdown, no flush.
+func (s *liveServer) kill() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+func (s *liveServer) do(method, path, token string, body any, out any) int {
+	s.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.url+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "k-"+path)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// The control plane killed with SIGKILL right after a deploy, and again
+// while the cluster runs: after each restart the cluster carries on from
+// sqlite, no device is booked twice, and terminate ends it cleanly.
+func TestKilledMidDeployResumes(t *testing.T) {
+	s := &liveServer{t: t, bin: buildServer(t), dir: t.TempDir()}
+	s.start()
+	defer func() { s.kill() }()
+	var sess struct {
+		SessionToken string `json:"session_token"`
+	}
+	if st := s.do("POST", "/api/v1/auth/signup", "", map[string]string{"email": "renter@example.com", "password": "correct horse battery"}, &sess); st != http.StatusCreated {
+		t.Fatalf("sign up: %d", st)
+	}
+	tok := sess.SessionToken
+	if st := s.do("POST", "/api/v1/billing/faucet", tok, nil, nil); st != http.StatusCreated {
+		t.Fatalf("faucet: %d", st)
+	}
+	type view struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+		Nodes []struct {
+			DeviceID   string     `json:"device_id"`
+			ReleasedAt *time.Time `json:"released_at"`
+		} `json:"nodes"`
+	}
+	var c view
+	servertest.Eventually(t, 30*time.Second, "a deploy on the demo fleet", func() bool {
+		return s.do("POST", "/api/v1/clusters", tok, map[string]int{"gpus": 2, "hours": 1}, &c) == http.StatusCreated
+	})
+	s.kill() // mid-deploy: provisioning has at most begun
+	s.start()
+	get := func() view {
+		var v view
+		s.do("GET", "/api/v1/clusters/"+c.ID, tok, nil, &v)
+		return v
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for get().State != "running" {
+		if time.Now().After(deadline) {
+			var raw json.RawMessage
+			s.do("GET", "/api/v1/clusters/"+c.ID, tok, nil, &raw)
+			t.Fatalf("the cluster is not running a minute after the restart:\n%s", raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.kill() // while running
+	s.start()
+	servertest.Eventually(t, 30*time.Second, "the demo fleet back", func() bool {
+		var h struct {
+			Agents int `json:"agents_connected"`
+		}
+		s.do("GET", "/healthz", "", nil, &h)
+		return h.Agents == 3
+	})
+	v := get()
+	active := map[string]bool{}
+	for _, n := range v.Nodes {
+		if n.ReleasedAt == nil {
+			if active[n.DeviceID] {
+				t.Fatalf("device %s booked twice in %+v", n.DeviceID, v)
+			}
+			active[n.DeviceID] = true
+		}
+	}
+	if v.State != "running" || len(active) == 0 {
+		t.Fatalf("after a kill while running: %+v", v)
+	}
+	var list struct {
+		Clusters []view `json:"clusters"`
+	}
+	if s.do("GET", "/api/v1/clusters", tok, nil, &list); len(list.Clusters) != 1 {
+		t.Fatalf("%d clusters after two kills, want the one deployed", len(list.Clusters))
+	}
+	if st := s.do("DELETE", "/api/v1/clusters/"+c.ID, tok, nil, nil); st != http.StatusAccepted {
+		t.Fatalf("terminate: %d", st)
+	}
+	servertest.Eventually(t, 30*time.Second, "terminated", func() bool { return get().State == "terminated" })
 }

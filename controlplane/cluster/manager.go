@@ -30,6 +30,11 @@ type Config struct {
 	ProvisionTimeout time.Duration
 	// LostAfter: a node silent this long is lost (the hub's offline time).
 	LostAfter time.Duration
+	// RestartGrace: after the control plane starts, nodes get this long to
+	// reconnect before silence counts against them. Agents back off up to
+	// a minute between tries, and their Ray nodes go on running meanwhile:
+	// a restart must not fail the clusters it finds.
+	RestartGrace time.Duration
 	// MissingAfter: a joined node the head has not counted alive for this
 	// long is lost (Ray itself declares a node dead after about 15 s).
 	MissingAfter time.Duration
@@ -57,6 +62,7 @@ func Defaults() Config {
 	return Config{
 		ProvisionTimeout: 5 * time.Minute,
 		LostAfter:        30 * time.Second,
+		RestartGrace:     90 * time.Second,
 		MissingAfter:     30 * time.Second,
 		DrainGrace:       30 * time.Second,
 		StopTimeout:      time.Minute,
@@ -70,7 +76,7 @@ func Defaults() Config {
 func (c Config) withDefaults() Config {
 	d := Defaults()
 	for _, f := range []struct{ v, d *time.Duration }{
-		{&c.ProvisionTimeout, &d.ProvisionTimeout}, {&c.LostAfter, &d.LostAfter}, {&c.MissingAfter, &d.MissingAfter}, {&c.DrainGrace, &d.DrainGrace},
+		{&c.ProvisionTimeout, &d.ProvisionTimeout}, {&c.LostAfter, &d.LostAfter}, {&c.RestartGrace, &d.RestartGrace}, {&c.MissingAfter, &d.MissingAfter}, {&c.DrainGrace, &d.DrainGrace},
 		{&c.StopTimeout, &d.StopTimeout}, {&c.CreditGrace, &d.CreditGrace}, {&c.Tick, &d.Tick}, {&c.ResendEvery, &d.ResendEvery},
 	} {
 		if *f.v <= 0 {
@@ -325,8 +331,8 @@ func (m *Manager) health(ctx context.Context, deviceID string) health {
 		h.lastSeen = d.LastSeenAt
 	}
 	// After a restart agents need a moment to come back: nobody is lost
-	// before LostAfter has passed since the loop started.
-	if now.Sub(h.lastSeen) > m.Config.LostAfter && now.Sub(m.started) > m.Config.LostAfter {
+	// before RestartGrace has passed since the loop started.
+	if now.Sub(h.lastSeen) > m.Config.LostAfter && now.Sub(m.started) > max(m.Config.RestartGrace, m.Config.LostAfter) {
 		h.lost, h.why = true, fmt.Sprintf("not heard from for %s", now.Sub(h.lastSeen).Round(time.Second))
 		if h.lastSeen.IsZero() {
 			h.why = "never heard from"

@@ -102,6 +102,9 @@ func (f *Fleet) Serve(ctx context.Context) error {
 				f.Log.Error("enrolling demo agent", "agent", name, "err", err)
 				continue
 			}
+		} else if err := a.Relocate(f.ServerURL); err != nil { // the server may listen elsewhere this time
+			f.Log.Error("moving demo agent to this server", "agent", name, "err", err)
+			continue
 		}
 		g.Go(func() error {
 			if err := a.Serve(ctx); err != nil {

@@ -54,7 +54,7 @@ func FastConfig(dir string) server.Config {
 	c.ChallengeSize = 64                                                                                   // a challenge in milliseconds
 	c.Cluster.Tick, c.Cluster.ResendEvery = 100*time.Millisecond, time.Second
 	c.Cluster.MissingAfter, c.Cluster.DrainGrace, c.Cluster.StopTimeout = 3*time.Second, time.Second, 5*time.Second
-	c.Cluster.ProvisionTimeout = 30 * time.Second
+	c.Cluster.ProvisionTimeout, c.Cluster.RestartGrace = 30*time.Second, 3*time.Second
 	c.Notify.Every, c.Notify.RetryBase, c.Notify.AllowPrivate = 200*time.Millisecond, 200*time.Millisecond, true // webhooks on loopback
 	return c
 }

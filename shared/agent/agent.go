@@ -249,6 +249,34 @@ func (a *Agent) serverURL() string {
 	return a.cfg.ServerURL
 }
 
+// Relocate points a paired device at a control plane that moved to
+// serverURL (a new address for the same server), and saves it; the next
+// link uses it. The demo fleet follows its server this way.
+func (a *Agent) Relocate(serverURL string) error {
+	serverURL = strings.TrimRight(strings.TrimSpace(serverURL), "/")
+	if _, err := wsURL(serverURL); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	st := a.state
+	a.mu.Unlock()
+	if st.DeviceID == "" {
+		return ErrNotPaired
+	}
+	if st.ServerURL == serverURL {
+		return nil
+	}
+	st.ServerURL = serverURL
+	if err := saveState(a.cfg.DataDir, st); err != nil {
+		return fmt.Errorf("saving the new server address: %w", err)
+	}
+	a.mu.Lock()
+	a.state = st
+	a.mu.Unlock()
+	a.setStatus(func(s *Status) { s.ServerURL = serverURL })
+	return nil
+}
+
 // Pair joins the account that created code (a pairing code from the
 // console).
 func (a *Agent) Pair(ctx context.Context, code string) error {

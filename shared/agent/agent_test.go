@@ -151,3 +151,30 @@ func TestNormalizeCodeMatchesWhatPeopleType(t *testing.T) {
 		}
 	}
 }
+
+// A paired device follows its server to a new address and remembers it;
+// nonsense is refused and an unpaired device has nothing to move.
+func TestRelocate(t *testing.T) {
+	dir := t.TempDir()
+	a, err := New(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Relocate("http://127.0.0.1:9"); !errors.Is(err, ErrNotPaired) {
+		t.Fatalf("unpaired: %v", err)
+	}
+	if err := saveState(dir, State{DeviceID: "dev_x", ServerURL: "http://old:8080"}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = New(Config{DataDir: dir})
+	if err := a.Relocate("grid.example.com"); err == nil {
+		t.Fatal("a URL without a scheme was taken")
+	}
+	if err := a.Relocate("http://new:8081/"); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := New(Config{DataDir: dir})
+	if got := again.State().ServerURL; got != "http://new:8081" {
+		t.Fatalf("after a restart the device points at %q", got)
+	}
+}
