@@ -40,15 +40,23 @@ func (s *Server) deployCluster(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.describe(r, c, true)
-	if err != nil {
-		return err
-	}
 	status := http.StatusCreated
 	if !created {
 		status = http.StatusOK
 	}
 	w.Header().Set("Location", "/api/v1/clusters/"+c.ID)
+	return s.writeCluster(w, r, c, nil, status)
+}
+
+// writeCluster answers with c as its owner sees it, or with err.
+func (s *Server) writeCluster(w http.ResponseWriter, r *http.Request, c store.Cluster, err error, status int) error {
+	if err != nil {
+		return err
+	}
+	v, err := s.describe(r, c, true)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, status, v)
 	return nil
 }
@@ -76,15 +84,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.Clusters.Own(r.Context(), UserFrom(r.Context()).ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	v, err := s.describe(r, c, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return s.writeCluster(w, r, c, err, http.StatusOK)
 }
 
 func (s *Server) extendCluster(w http.ResponseWriter, r *http.Request) error {
@@ -95,28 +95,12 @@ func (s *Server) extendCluster(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c, err := s.Clusters.Extend(r.Context(), UserFrom(r.Context()).ID, r.PathValue("id"), req.Hours)
-	if err != nil {
-		return err
-	}
-	v, err := s.describe(r, c, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return s.writeCluster(w, r, c, err, http.StatusOK)
 }
 
 func (s *Server) terminateCluster(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.Clusters.Terminate(r.Context(), UserFrom(r.Context()).ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	v, err := s.describe(r, c, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, v)
-	return nil
+	return s.writeCluster(w, r, c, err, http.StatusAccepted)
 }
 
 // ownRunning is the owner's cluster, if its head can be reached.

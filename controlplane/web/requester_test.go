@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,18 +28,7 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 func waitText(t *testing.T, ctx context.Context, sel, want string, within time.Duration) {
 	t.Helper()
 	js := `(() => { const e = document.querySelector(` + "`" + sel + "`" + `); return !!e && e.textContent.includes(` + "`" + want + "`" + `); })()`
-	deadline := time.Now().Add(within)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-			t.Fatalf("waiting for %q in %s: %v; the page says:\n%s", want, sel, err, page)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitJS(t, ctx, fmt.Sprintf("%q in %s", want, sel), within, js)
 }
 
 // A new requester, in a real browser on a demo server: signs up, takes
