@@ -105,6 +105,62 @@ func runFlags(t *testing.T) []string {
 	return strings.Fields(string(m[1]))
 }
 
+// make test fuzzes every fuzz target in the repository, each for a count
+// of executions rather than a duration (see the Makefile for why).
+func TestMakeTestFuzzesEveryTarget(t *testing.T) {
+	root := repoRoot(t)
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?ms)^FUZZ_TARGETS\s*:=\s*(.*?[^\\])$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile has no FUZZ_TARGETS")
+	}
+	listed := map[string]bool{}
+	for _, f := range strings.Fields(strings.ReplaceAll(string(m[1]), "\\", " ")) {
+		parts := strings.Split(f, ":")
+		if len(parts) != 3 {
+			t.Fatalf("FUZZ_TARGETS entry %q is not name:package:executions", f)
+		}
+		if n, err := strconv.Atoi(parts[2]); err != nil || n <= 0 {
+			t.Fatalf("FUZZ_TARGETS entry %q: executions must be a positive count", f)
+		}
+		listed[parts[1]+"."+parts[0]] = true
+	}
+	decl := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(f \*testing\.F\)`)
+	found := 0
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		for _, fm := range decl.FindAllSubmatch(src, -1) {
+			found++
+			if key := "./" + filepath.ToSlash(rel) + "." + string(fm[1]); !listed[key] {
+				t.Errorf("%s in %s is not in the Makefile's FUZZ_TARGETS", fm[1], rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found != len(listed) {
+		t.Errorf("FUZZ_TARGETS lists %d targets, the code has %d", len(listed), found)
+	}
+}
+
 // What `make run` does, with the port and data dir swapped for the test:
 // the binary prints the console URL and a demo login that works, and the
 // demo devices are online in the API.
