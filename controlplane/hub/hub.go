@@ -37,7 +37,7 @@ func Defaults() Config {
 		HeartbeatInterval: 5 * time.Second,
 		OfflineAfter:      30 * time.Second,
 		HandshakeTimeout:  10 * time.Second,
-		FlushInterval:     time.Second,
+		FlushInterval:     500 * time.Millisecond,
 		FlushRows:         2000,
 		Retention:         24 * time.Hour,
 		Now:               time.Now,
@@ -105,6 +105,9 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	queue    chan store.TelemetryRow
 	done     chan struct{} // closed when Serve returns
+	// linkCtx is the context agent links run under; it ends with Serve.
+	linkCtx   context.Context
+	stopLinks context.CancelFunc
 
 	mu    sync.Mutex
 	conns map[string]*conn
@@ -170,10 +173,13 @@ func (h *Hub) ConnectedIDs() []string {
 // New returns a Hub over st.
 func New(st *store.Store, cfg Config, log *slog.Logger) *Hub {
 	cfg = cfg.withDefaults()
+	linkCtx, stopLinks := context.WithCancel(context.Background())
 	return &Hub{
-		cfg:   cfg,
-		store: st,
-		log:   log,
+		linkCtx:   linkCtx,
+		stopLinks: stopLinks,
+		cfg:       cfg,
+		store:     st,
+		log:       log,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  1024,
 			WriteBufferSize: 1024,
@@ -246,6 +252,7 @@ func (h *Hub) Disconnect(deviceID string, code int, reason string) {
 // ends; then it closes every link and stores what is still queued.
 func (h *Hub) Serve(ctx context.Context) error {
 	defer close(h.done)
+	defer h.stopLinks()
 	flush := time.NewTicker(h.cfg.FlushInterval)
 	defer flush.Stop()
 	prune := time.NewTicker(10 * time.Minute)
@@ -289,16 +296,50 @@ func (h *Hub) Serve(ctx context.Context) error {
 		case <-flush.C:
 			write()
 		case <-prune.C:
-			err := h.store.Write(ctx, func(tx *sql.Tx) error {
-				_, err := store.PruneTelemetry(ctx, tx, h.cfg.Now().Add(-h.cfg.Retention))
-				return err
-			})
-			if err != nil && ctx.Err() == nil {
+			write() // what is queued is older than what the roll-up leaves
+			if err := h.prune(ctx); err != nil && ctx.Err() == nil {
 				h.log.Error("pruning telemetry", "err", err)
 			}
 		}
 	}
 }
+
+// pruneChunk is how many heartbeats one pruning transaction deletes.
+const pruneChunk = 20000
+
+// prune rolls raw heartbeats up into hourly uptime counts, then deletes
+// raw telemetry past its retention and hourly counts past theirs, a chunk
+// per transaction so heartbeats keep being stored in between.
+func (h *Hub) prune(ctx context.Context) error {
+	now := h.cfg.Now()
+	err := h.store.Write(ctx, func(tx *sql.Tx) error {
+		// The writer stores a heartbeat within a flush of its arrival; ten
+		// minutes leaves room for a slow disk.
+		if _, err := store.RollUpUptime(ctx, tx, now.Add(-10*time.Minute)); err != nil {
+			return err
+		}
+		return store.PruneUptime(ctx, tx, now.Add(-UptimeRetention))
+	})
+	if err != nil {
+		return err
+	}
+	// Raw samples go only once they are rolled up, whatever the retention.
+	cut := min(now.Add(-h.cfg.Retention).UnixMilli(), now.Add(-10*time.Minute).Truncate(time.Hour).UnixMilli())
+	for {
+		var n int64
+		err := h.store.Write(ctx, func(tx *sql.Tx) (err error) {
+			n, err = store.PruneTelemetry(ctx, tx, time.UnixMilli(cut), pruneChunk)
+			return err
+		})
+		if err != nil || n < pruneChunk {
+			return err
+		}
+	}
+}
+
+// UptimeRetention is how long hourly uptime counts are kept: reputation
+// looks back a week.
+const UptimeRetention = 30 * 24 * time.Hour
 
 func (h *Hub) writeBatch(ctx context.Context, rows []store.TelemetryRow) error {
 	seen := make(map[string]time.Time, len(rows))

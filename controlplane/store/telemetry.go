@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -120,18 +121,29 @@ func TelemetrySince(ctx context.Context, q Querier, deviceID string, since time.
 	return out, grows.Err()
 }
 
-// PruneTelemetry deletes samples older than before.
-func PruneTelemetry(ctx context.Context, tx *sql.Tx, before time.Time) (int64, error) {
-	var total int64
-	for _, table := range []string{"telemetry_gpu", "telemetry_host"} {
-		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts < ?`, ms(before))
-		if err != nil {
-			return 0, fmt.Errorf("pruning %s: %w", table, err)
-		}
-		n, _ := res.RowsAffected()
-		total += n
+// PruneTelemetry deletes about limit of the oldest heartbeats older than
+// before, with their GPU samples, and returns how many heartbeats went:
+// call it until that is under limit, one transaction per call, so pruning
+// a large fleet never holds the writer for long.
+func PruneTelemetry(ctx context.Context, tx *sql.Tx, before time.Time, limit int) (int64, error) {
+	cut := ms(before)
+	var last int64
+	err := tx.QueryRowContext(ctx, `SELECT ts FROM telemetry_host WHERE ts < ? ORDER BY ts LIMIT 1 OFFSET ?`, cut, limit-1).Scan(&last)
+	switch {
+	case err == nil:
+		cut = last + 1
+	case errors.Is(err, sql.ErrNoRows): // fewer than limit left: all of them
+	default:
+		return 0, fmt.Errorf("pruning telemetry: %w", err)
 	}
-	return total, nil
+	if _, err := tx.ExecContext(ctx, `DELETE FROM telemetry_gpu WHERE ts < ?`, cut); err != nil {
+		return 0, fmt.Errorf("pruning gpu telemetry: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM telemetry_host WHERE ts < ?`, cut)
+	if err != nil {
+		return 0, fmt.Errorf("pruning host telemetry: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // NetworkStats are the public explorer's aggregates.

@@ -185,12 +185,17 @@ func Benchmarks(ctx context.Context, q Querier, deviceID string, limit int) ([]B
 }
 
 // Uptime is the share of expected heartbeats a device sent between since
-// (or its pairing, if later) and now, from stored telemetry (one row per
-// heartbeat). Raw telemetry is kept for the retention period only, so since
-// should fall within it.
+// (or its pairing, if later) and now: whole hours from the hourly roll-up,
+// the rest from raw telemetry (one row per heartbeat), so it reads at most
+// a few hundred rows and holds beyond the raw samples' retention.
 func Uptime(ctx context.Context, q Querier, deviceID string, since, now time.Time, interval time.Duration) (float64, error) {
+	since = since.Truncate(time.Hour)
 	var n, created int64
-	err := q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM telemetry_host WHERE device_id = d.id AND ts >= ?), d.created_at FROM devices d WHERE d.id = ?`,
+	err := q.QueryRowContext(ctx, `SELECT
+			(SELECT coalesce(sum(beats), 0) FROM uptime_hourly WHERE device_id = d.id AND hour >= ?1 AND hour < w.through_ms)
+			+ (SELECT count(*) FROM telemetry_host WHERE device_id = d.id AND ts >= max(?1, w.through_ms)),
+			d.created_at
+		FROM devices d, uptime_rollup w WHERE d.id = ?2`,
 		ms(since), deviceID).Scan(&n, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
@@ -204,4 +209,38 @@ func Uptime(ctx context.Context, q Querier, deviceID string, since, now time.Tim
 		return 0, nil
 	}
 	return min(1, float64(n)/expected), nil
+}
+
+// RollUpUptime counts raw heartbeats into uptime_hourly for every whole
+// hour before upto (truncated to the hour) not yet rolled up, and moves the
+// mark. Run it before pruning raw telemetry, with upto well before the
+// newest samples the writer may still hold.
+func RollUpUptime(ctx context.Context, tx *sql.Tx, upto time.Time) (hours int64, err error) {
+	end := ms(upto.Truncate(time.Hour))
+	var from int64
+	if err := tx.QueryRowContext(ctx, `SELECT through_ms FROM uptime_rollup WHERE id = 1`).Scan(&from); err != nil {
+		return 0, fmt.Errorf("reading the uptime mark: %w", err)
+	}
+	if end <= from {
+		return 0, nil
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO uptime_hourly(device_id, hour, beats)
+		SELECT device_id, ts - ts % 3600000, count(*) FROM telemetry_host WHERE ts >= ? AND ts < ? GROUP BY 1, 2
+		ON CONFLICT (device_id, hour) DO UPDATE SET beats = beats + excluded.beats`, from, end)
+	if err != nil {
+		return 0, fmt.Errorf("rolling up uptime: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE uptime_rollup SET through_ms = ? WHERE id = 1`, end); err != nil {
+		return 0, fmt.Errorf("moving the uptime mark: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// PruneUptime deletes hourly counts older than before.
+func PruneUptime(ctx context.Context, tx *sql.Tx, before time.Time) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM uptime_hourly WHERE hour < ?`, ms(before)); err != nil {
+		return fmt.Errorf("pruning uptime: %w", err)
+	}
+	return nil
 }
