@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/big"
 	"slices"
@@ -35,8 +36,17 @@ import (
 type Config struct {
 	Every   time.Duration // re-challenge a verified device this often (1 h)
 	Timeout time.Duration // a device must finish within this (2 min)
-	N, K    int           // matrix size and rows opened
-	Now     func() time.Time
+	// StatusEvery is how often an idle device is re-sent its status
+	// (uptime and reputation drift slowly); devices at work hear every
+	// sweep, since their earnings move (5 min).
+	StatusEvery time.Duration
+	// MaxInFlight bounds the challenges the service starts by itself at
+	// once (64), so a fleet connecting at once is verified over minutes
+	// instead of all at the same moment; an owner's "verify now" is not
+	// held back.
+	MaxInFlight int
+	N, K        int // matrix size and rows opened
+	Now         func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -45,6 +55,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Minute
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 64
+	}
+	if c.StatusEvery <= 0 {
+		c.StatusEvery = 5 * time.Minute
 	}
 	if c.N == 0 {
 		c.N = challenge.DefaultN
@@ -68,6 +84,11 @@ type Service struct {
 	mu       sync.Mutex
 	inflight map[string]*pending // by device
 	due      chan string         // devices to check now
+	// notDue holds, per connected device, the time before which it needs
+	// no challenge, so a sweep of a large fleet reads only those due. A
+	// (re)connect forgets it: the hardware may have changed.
+	notDue map[string]time.Time
+	sweeps int // sweeps so far, to spread status updates
 
 	// Enrich, when set, adds the account's earnings and payouts to the
 	// status sent to a device (wired by the server; verify knows no money).
@@ -87,11 +108,14 @@ type pending struct {
 
 // New registers the service's message handlers on h; call before h serves.
 func New(st *store.Store, h *hub.Hub, cfg Config, log *slog.Logger) *Service {
-	s := &Service{cfg: cfg.withDefaults(), store: st, hub: h, log: log, inflight: map[string]*pending{}, due: make(chan string, 1024)}
+	s := &Service{cfg: cfg.withDefaults(), store: st, hub: h, log: log, inflight: map[string]*pending{}, notDue: map[string]time.Time{}, due: make(chan string, 1024)}
 	h.Handle(proto.TypeChallengeCommit, s.onCommit)
 	h.Handle(proto.TypeChallengeProof, s.onProof)
 	h.Handle(proto.TypeBenchReport, s.onBench)
 	h.OnConnect(func(id string) {
+		s.mu.Lock()
+		delete(s.notDue, id)
+		s.mu.Unlock()
 		s.tell(context.Background(), id)
 		select {
 		case s.due <- id:
@@ -113,7 +137,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		}
 		return err
 	}
-	sweep := time.NewTicker(min(time.Minute, s.cfg.Timeout/2))
+	sweep := time.NewTicker(s.sweepEvery())
 	defer sweep.Stop()
 	for {
 		select {
@@ -122,13 +146,53 @@ func (s *Service) Serve(ctx context.Context) error {
 		case id := <-s.due:
 			s.maybeChallenge(ctx, id)
 		case <-sweep.C:
-			s.expire(ctx)
-			for _, id := range s.hub.ConnectedIDs() {
-				s.maybeChallenge(ctx, id)
-				s.tell(ctx, id) // earnings and uptime move between events
-			}
+			s.sweep(ctx, s.spread())
 		}
 	}
+}
+
+// sweep fails late challenges, challenges devices due, and re-sends
+// statuses: every sweep to devices at work, and to a 1/spread share of the
+// others in turn, so each hears within spread sweeps.
+func (s *Service) sweep(ctx context.Context, spread int) {
+	s.expire(ctx)
+	busy, err := store.BusyDevices(ctx, s.store.Reader())
+	if err != nil {
+		s.log.Warn("listing devices at work", "err", err)
+	}
+	ids := s.hub.ConnectedIDs()
+	s.forgetGone(ids)
+	turn := s.sweeps % spread
+	s.sweeps++
+	for _, id := range ids {
+		s.maybeChallenge(ctx, id)
+		if busy[id] || bucket(id, spread) == turn {
+			s.tell(ctx, id) // earnings and uptime move between events
+		}
+	}
+}
+
+// bucket spreads device ids over n turns.
+func bucket(id string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// forgetGone drops not-due times of devices no longer connected.
+func (s *Service) forgetGone(connected []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.notDue) <= len(connected) {
+		return
+	}
+	keep := make(map[string]time.Time, len(connected))
+	for _, id := range connected {
+		if t, ok := s.notDue[id]; ok {
+			keep[id] = t
+		}
+	}
+	s.notDue = keep
 }
 
 // Due reports whether a device needs a challenge now, and why.
@@ -144,18 +208,36 @@ func Due(v store.Verification, now time.Time, every time.Duration) (bool, string
 	return now.Sub(v.VerifiedAt) >= every, "scheduled re-check"
 }
 
+// NextDue is when a device whose record is v needs its next challenge;
+// a time not after now means now.
+func NextDue(v store.Verification, now time.Time, every time.Duration) time.Time {
+	if due, _ := Due(v, now, every); due {
+		return now
+	}
+	if !v.FailedAt.IsZero() && v.FailedAt.After(v.VerifiedAt) {
+		return v.FailedAt.Add(every)
+	}
+	return v.VerifiedAt.Add(every)
+}
+
 func (s *Service) maybeChallenge(ctx context.Context, deviceID string) {
+	now := s.cfg.Now()
 	s.mu.Lock()
 	_, busy := s.inflight[deviceID]
+	full := len(s.inflight) >= s.cfg.MaxInFlight
+	until, known := s.notDue[deviceID]
 	s.mu.Unlock()
-	if busy {
-		return
+	if busy || full || (known && now.Before(until)) {
+		return // a full queue: the next sweep comes back to it
 	}
 	v, err := store.DeviceVerification(ctx, s.store.Reader(), deviceID)
 	if err != nil {
 		return // removed meanwhile
 	}
-	if due, _ := Due(v, s.cfg.Now(), s.cfg.Every); !due {
+	if next := NextDue(v, now, s.cfg.Every); next.After(now) {
+		s.mu.Lock()
+		s.notDue[deviceID] = next
+		s.mu.Unlock()
 		return
 	}
 	if _, err := s.Challenge(ctx, deviceID); err != nil && !errors.Is(err, hub.ErrNotConnected) {
@@ -343,14 +425,16 @@ func (s *Service) expire(ctx context.Context) {
 	}
 }
 
-// Sweep runs one expiry and due check now (tests use it instead of waiting
-// for the ticker).
+// Sweep runs one sweep now, as the ticker would (tests use it instead of
+// waiting a minute).
 func (s *Service) Sweep(ctx context.Context) {
-	s.expire(ctx)
-	for _, id := range s.hub.ConnectedIDs() {
-		s.maybeChallenge(ctx, id)
-	}
+	s.sweep(ctx, s.spread())
 }
+
+// sweepEvery is the sweep's period; spread how many sweeps it takes to
+// re-send every idle device its status.
+func (s *Service) sweepEvery() time.Duration { return min(time.Minute, s.cfg.Timeout/2) }
+func (s *Service) spread() int               { return max(1, int(s.cfg.StatusEvery/s.sweepEvery())) }
 
 func cryptoIntn(n int) int {
 	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +34,8 @@ type device struct {
 	tamper func(p *proto.ChallengeProof)
 	// commits records what was committed, so a test can replay it.
 	commits []proto.ChallengeCommit
+	// statuses and challenges count what the server sent while serving.
+	statuses, challenges atomic.Int64
 }
 
 func honest(m *proto.Challenge) ([32]byte, *challenge.Work) {
@@ -133,7 +137,10 @@ func (d *device) serve() {
 				return
 			}
 			switch m := m.(type) {
+			case *proto.DeviceStatus:
+				d.statuses.Add(1)
 			case *proto.Challenge:
+				d.challenges.Add(1)
 				var root [32]byte
 				root, work = d.answer(m)
 				id = m.ID
@@ -206,6 +213,51 @@ func TestHonestDeviceIsVerified(t *testing.T) {
 	srv.Anonymous().Do("GET", "/api/v1/explorer/stats", nil, &stats)
 	if stats.VerifiedDevices != 1 || stats.VerifiedSuppliers != 1 {
 		t.Fatalf("explorer counts %+v, want 1 verified device and supplier", stats)
+	}
+}
+
+// The minute sweep re-sends statuses to a fifth of the idle devices in
+// turn (every device hears within five minutes), and does not challenge a
+// verified device again before it is due.
+func TestSweepSpreadsStatusUpdates(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	owner := srv.SignUp("owner@example.com")
+	var ds []*device
+	for range 8 {
+		d := connect(t, srv, owner, 8, false)
+		d.serve()
+		ds = append(ds, d)
+	}
+	for _, d := range ds {
+		waitFor(t, owner, d.id, func(v verification) bool { return v.Passed == 1 })
+	}
+	// Each has heard its status twice: on connecting and on passing.
+	hasHeard := func(want int64) {
+		t.Helper()
+		servertest.Eventually(t, 10*time.Second, fmt.Sprintf("every device to have heard %d statuses", want), func() bool {
+			for _, d := range ds {
+				if d.statuses.Load() != want {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	hasHeard(2)
+	for range 5 { // five minutes of sweeps
+		srv.Srv.Verify.Sweep(t.Context())
+	}
+	hasHeard(3)
+	// One more status each, sent after the sweeps: it arrives after
+	// anything they sent, so a device told twice would now stand at 5.
+	for _, d := range ds {
+		srv.Srv.Verify.Tell(t.Context(), d.id)
+	}
+	hasHeard(4)
+	for _, d := range ds {
+		if n := d.challenges.Load(); n != 1 {
+			t.Errorf("device %s was challenged %d times; verified a minute ago, it is not due again for an hour", d.id, n)
+		}
 	}
 }
 
