@@ -43,6 +43,30 @@ func (c *conn) send(typ string, body any) error {
 	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
+// keepAlive pings the agent every period until the returned stop is
+// called.
+func (c *conn) keepAlive(every time.Duration) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	t = time.AfterFunc(every, func() {
+		if c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)) != nil {
+			return // the reader sees the broken link and ends it
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(every)
+		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
+}
+
 // supplyState is what the device last said about taking work.
 type supplyState struct {
 	state, reason string
@@ -89,14 +113,22 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader already answered with an HTTP error
 	}
+	// The link runs on a goroutine of its own and this handler returns, so
+	// the HTTP server's per-request state (its buffers, the request, a deep
+	// stack) is freed now instead of held for the link's whole life: at
+	// tens of thousands of agents that is most of the memory.
+	go h.serveLink(ws, r.RemoteAddr)
+}
+
+func (h *Hub) serveLink(ws *websocket.Conn, remote string) {
 	ws.SetReadLimit(proto.MaxMessageBytes)
 	defer ws.Close()
 	c := &conn{ws: ws}
-	err = h.run(r.Context(), c)
+	err := h.run(h.linkCtx, c)
 	var ce *closeError
 	switch {
 	case errors.As(err, &ce):
-		h.log.Info("agent link closed", "device", c.deviceID, "code", ce.code, "reason", ce.reason, "remote", r.RemoteAddr)
+		h.log.Info("agent link closed", "device", c.deviceID, "code", ce.code, "reason", ce.reason, "remote", remote)
 		c.close(ce.code, ce.reason)
 	default:
 		h.log.Debug("agent link ended", "device", c.deviceID, "err", err)
@@ -123,24 +155,10 @@ func (h *Hub) run(ctx context.Context, c *conn) error {
 	}
 	h.log.Info("agent connected", "device", c.deviceID, "agent_version", auth.AgentVersion, "gpus", len(auth.Inventory.GPUs))
 
-	// The server pings three times per idle timeout; the agent answers with
-	// pongs, and heartbeats keep the read deadline moving too.
-	stopPing := make(chan struct{})
-	defer close(stopPing)
-	go func() {
-		t := time.NewTicker(h.cfg.OfflineAfter / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				if c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)) != nil {
-					return
-				}
-			case <-stopPing:
-				return
-			}
-		}
-	}()
+	// The server pings three times per idle timeout, from a timer rather
+	// than a goroutine per link; the agent answers with pongs, and
+	// heartbeats keep the read deadline moving too.
+	defer c.keepAlive(h.cfg.OfflineAfter / 3)()
 	c.ws.SetPongHandler(func(string) error {
 		if c.closing.Load() {
 			return nil
