@@ -45,6 +45,9 @@ type Config struct {
 	Cluster cluster.Config
 	// Notify tunes alert webhooks.
 	Notify notify.Config
+	// DebugListen, when set, serves Go's profiler (net/http/pprof) on this
+	// loopback address, for measuring the server under load.
+	DebugListen string
 }
 
 // Defaults returns the settings for a local start.
@@ -90,6 +93,7 @@ var envNames = map[string]string{
 	"ray-num-cpus":              "IDLEGRID_RAY_NUM_CPUS",
 	"ray-object-store-mib":      "IDLEGRID_RAY_OBJECT_STORE_MIB",
 	"webhook-allow-private":     "IDLEGRID_WEBHOOK_ALLOW_PRIVATE",
+	"debug-listen":              "IDLEGRID_DEBUG_LISTEN",
 }
 
 // Load builds the config from defaults, the environment and args, reporting
@@ -138,6 +142,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&c.Cluster.NumCPUs, "ray-num-cpus", c.Cluster.NumCPUs, "CPUs each Ray node offers (0: the agent decides)")
 	fs.IntVar(&c.Cluster.ObjectStoreMiB, "ray-object-store-mib", c.Cluster.ObjectStoreMiB, "object store size of each Ray node in MiB (0: the agent decides)")
 	fs.BoolVar(&c.Notify.AllowPrivate, "webhook-allow-private", c.Notify.AllowPrivate, "let webhooks call loopback and private addresses (a LAN-only operator)")
+	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: idlegrid-server [flags]\n\nEvery flag can also be set as an environment variable, e.g. --listen as IDLEGRID_LISTEN.\n\n")
 		fs.PrintDefaults()
@@ -194,6 +199,12 @@ func (c *Config) validate() []error {
 	}
 	if c.EarningsHold < 0 {
 		errs = append(errs, fmt.Errorf("--earnings-hold %s must not be negative", c.EarningsHold))
+	}
+	if c.DebugListen != "" {
+		host, _, err := net.SplitHostPort(c.DebugListen)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			errs = append(errs, fmt.Errorf("--debug-listen %q must be a loopback host:port such as 127.0.0.1:6060: the profiler shows memory and must not be public", c.DebugListen))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -20,11 +20,11 @@ func TestLoadOrderDefaultsEnvFlags(t *testing.T) {
 
 func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 	env := map[string]string{"IDLEGRID_PUBLIC_URL": "grid.example.com", "IDLEGRID_DEMO": "lots"}
-	_, err := Load([]string{"--listen", "nowhere", "--log-level", "loud", "--heartbeat-interval", "1s", "--offline-after", "2s"}, func(k string) string { return env[k] })
+	_, err := Load([]string{"--listen", "nowhere", "--log-level", "loud", "--heartbeat-interval", "1s", "--offline-after", "2s", "--debug-listen", "0.0.0.0:6060"}, func(k string) string { return env[k] })
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, want := range []string{"IDLEGRID_DEMO", "--public-url", "--listen", "--log-level", "--offline-after"} {
+	for _, want := range []string{"IDLEGRID_DEMO", "--public-url", "--listen", "--log-level", "--offline-after", "--debug-listen"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"time"
 
@@ -152,6 +153,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready Ready) error 
 	g.Go(func() error { return s.Payout.Serve(gctx) })
 	g.Go(func() error { return s.Clusters.Serve(gctx) })
 	g.Go(func() error { return s.Notifier.Serve(gctx) })
+	if s.cfg.DebugListen != "" {
+		g.Go(func() error { return serveDebug(gctx, s.cfg.DebugListen) })
+	}
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)
@@ -202,4 +206,23 @@ func Logger(level string, w interface{ Write([]byte) (int, error) }) *slog.Logge
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// serveDebug serves Go's profiler on addr (loopback, checked by Config)
+// until ctx ends.
+func serveDebug(ctx context.Context, addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--debug-listen %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
