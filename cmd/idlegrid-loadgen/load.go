@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -22,15 +19,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
 	_ "modernc.org/sqlite"
-
-	"github.com/idlegrid/idlegrid/shared/hw"
-	"github.com/idlegrid/idlegrid/shared/proto"
 )
 
 // Report is what a run measured.
@@ -75,6 +67,7 @@ func (r Report) Print(w io.Writer) {
 type server struct {
 	bin, dir, addr string
 	interval       time.Duration
+	debugListen    string
 	cmd            *exec.Cmd
 }
 
@@ -90,6 +83,9 @@ func freePort() (string, error) {
 func (s *server) start() error {
 	s.cmd = exec.Command(s.bin, "--listen", s.addr, "--data", s.dir, "--heartbeat-interval", s.interval.String(),
 		"--offline-after", (6 * s.interval).String(), "--log-level", "warn")
+	if s.debugListen != "" {
+		s.cmd.Args = append(s.cmd.Args, "--debug-listen", s.debugListen)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w (build it with: go build -o bin/ ./cmd/idlegrid-server)", s.bin, err)
@@ -134,170 +130,6 @@ func usage(pid int) (cpu time.Duration, rssBytes int64, err error) {
 	return time.Duration(utime+stime) * time.Second / ticks, rss * int64(os.Getpagesize()), nil
 }
 
-// fleet holds the simulated agents.
-type fleet struct {
-	base     string
-	interval time.Duration
-	gpus     int
-	sent     atomic.Int64
-	lost     atomic.Int64
-	online   atomic.Int64
-	measure  atomic.Bool
-	mu       sync.Mutex
-	probes   map[string]bool
-	sends    chan probeSend
-}
-
-type probeSend struct {
-	device string
-	seq    uint64
-	at     time.Time
-}
-
-type simAgent struct {
-	id  string
-	key ed25519.PrivateKey
-	sim *hw.Sim
-}
-
-func (f *fleet) enroll(ctx context.Context, token string, i int) (*simAgent, error) {
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	body, _ := json.Marshal(map[string]any{"enroll_token": token, "public_key": []byte(key.Public().(ed25519.PublicKey)),
-		"signature": proto.SignPairing(key, token), "name": fmt.Sprintf("load-%05d", i), "simulated": true})
-	req, _ := http.NewRequestWithContext(ctx, "POST", f.base+"/api/v1/agent/pair", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		DeviceID string `json:"device_id"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
-		return nil, fmt.Errorf("enrolling: %s %v", resp.Status, err)
-	}
-	models, _ := hw.ParseSimSpec(fmt.Sprintf("RTX 4090x%d", f.gpus))
-	return &simAgent{id: out.DeviceID, key: key, sim: hw.NewSim(models, int64(i), nil)}, nil
-}
-
-// live keeps one agent connected, reconnecting with jittered backoff, until
-// ctx ends.
-func (f *fleet) live(ctx context.Context, a *simAgent, delay time.Duration) {
-	endpoint := "ws" + strings.TrimPrefix(f.base, "http") + "/api/v1/agent/connect"
-	wait := delay
-	var seq uint64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		start := time.Now()
-		err := f.session(ctx, endpoint, a, &seq)
-		if ctx.Err() != nil {
-			return
-		}
-		if f.measure.Load() {
-			f.lost.Add(1)
-		}
-		_ = err
-		// Like the real agent: 1 s doubling to 30 s, jittered, reset after a
-		// link that held.
-		if time.Since(start) > 30*time.Second || wait < time.Second {
-			wait = time.Second
-		} else {
-			wait = min(2*wait, 30*time.Second)
-		}
-		wait = time.Duration(float64(wait) * (0.5 + mrand.Float64()))
-	}
-}
-
-func (f *fleet) session(ctx context.Context, endpoint string, a *simAgent, seq *uint64) error {
-	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 512, WriteBufferSize: 1024}
-	ws, _, err := d.DialContext(ctx, endpoint, nil)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	stop := context.AfterFunc(ctx, func() { ws.Close() })
-	defer stop()
-	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	_, data, err := ws.ReadMessage()
-	if err != nil {
-		return err
-	}
-	msg, err := proto.Decode(data)
-	if err != nil {
-		return err
-	}
-	hello, ok := msg.(*proto.Hello)
-	if !ok {
-		return errors.New("no hello")
-	}
-	auth, _ := proto.Encode(proto.TypeAuth, proto.Auth{Protocol: proto.Protocol, DeviceID: a.id, Signature: proto.SignAuth(a.key, hello.Nonce, a.id),
-		AgentVersion: "loadgen", Inventory: proto.Inventory{GPUs: a.sim.GPUs(), GPUStatus: a.sim.Status()}})
-	if err := ws.WriteMessage(websocket.TextMessage, auth); err != nil {
-		return err
-	}
-	if _, _, err := ws.ReadMessage(); err != nil { // welcome
-		return err
-	}
-	f.online.Add(1)
-	defer f.online.Add(-1)
-	readErr := make(chan error, 1)
-	go func() {
-		ws.SetPingHandler(func(p string) error {
-			_ = ws.SetReadDeadline(time.Now().Add(10 * f.interval))
-			return ws.WriteControl(websocket.PongMessage, []byte(p), time.Now().Add(5*time.Second))
-		})
-		for {
-			_ = ws.SetReadDeadline(time.Now().Add(10 * f.interval))
-			if _, _, err := ws.ReadMessage(); err != nil {
-				readErr <- err
-				return
-			}
-		}
-	}()
-	// The first heartbeat at a random point of the interval, so the fleet
-	// does not beat in step.
-	t := time.NewTimer(time.Duration(mrand.Int64N(int64(f.interval))))
-	defer t.Stop()
-	var mu sync.Mutex
-	for {
-		select {
-		case err := <-readErr:
-			return err
-		case <-t.C:
-		}
-		t.Reset(f.interval)
-		samples, _ := a.sim.Sample(ctx)
-		*seq++
-		hb := proto.Heartbeat{Seq: *seq, SentAt: time.Now().UTC(), State: proto.StateAvailable, GPUs: samples}
-		b, _ := proto.Encode(proto.TypeHeartbeat, hb)
-		mu.Lock()
-		_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		err := ws.WriteMessage(websocket.TextMessage, b)
-		mu.Unlock()
-		if err != nil {
-			return err
-		}
-		sentAt := time.Now()
-		if f.measure.Load() {
-			f.sent.Add(1)
-			f.mu.Lock()
-			probe := f.probes[a.id]
-			f.mu.Unlock()
-			if probe {
-				select {
-				case f.sends <- probeSend{device: a.id, seq: *seq, at: sentAt}:
-				default:
-				}
-			}
-		}
-	}
-}
-
 // Run carries out one load run.
 func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, error) {
 	rep := Report{Agents: c.Agents, GPUsPerAgent: c.GPUs, IntervalS: c.Interval.Seconds()}
@@ -313,7 +145,7 @@ func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, 
 	if err != nil {
 		return rep, err
 	}
-	srv := &server{bin: c.ServerBin, dir: dir, addr: addr, interval: c.Interval}
+	srv := &server{bin: c.ServerBin, dir: dir, addr: addr, interval: c.Interval, debugListen: c.DebugListen}
 	if err := srv.start(); err != nil {
 		return rep, err
 	}
@@ -323,41 +155,19 @@ func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, 
 	if err != nil {
 		return rep, err
 	}
-	f := &fleet{base: base, interval: c.Interval, gpus: c.GPUs, probes: map[string]bool{}, sends: make(chan probeSend, 4096)}
-	progress("enrolling %d agents…", c.Agents)
-	agents := make([]*simAgent, c.Agents)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	var enrollErr atomic.Value
-	for i := range agents {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			a, err := f.enroll(ctx, token, i)
-			if err != nil {
-				enrollErr.Store(err)
-				return
-			}
-			agents[i] = a
-		})
-	}
-	wg.Wait()
-	if err, _ := enrollErr.Load().(error); err != nil {
+	progress("enrolling %d agents in %d worker processes…", c.Agents, workerCount(c))
+	fl, err := startWorkers(ctx, c, base, token)
+	if err != nil {
 		return rep, err
 	}
-	for _, a := range agents[:c.Probes] {
-		f.probes[a.id] = true
-	}
-	lctx, stopAgents := context.WithCancel(ctx)
-	defer stopAgents()
+	defer fl.stop()
 	started := time.Now()
-	for i, a := range agents {
-		delay := time.Duration(int64(c.Ramp) * int64(i) / int64(len(agents)))
-		go f.live(lctx, a, delay)
+	if err := fl.connect(); err != nil {
+		return rep, err
 	}
 	progress("connecting over %s…", c.Ramp)
-	if err := waitFor(ctx, c.Ramp+2*time.Minute, func() bool { return f.online.Load() == int64(c.Agents) }); err != nil {
-		return rep, fmt.Errorf("only %d of %d agents connected: %w", f.online.Load(), c.Agents, err)
+	if err := waitFor(ctx, c.Ramp+2*time.Minute, func() bool { return fl.online() == int64(c.Agents) }); err != nil {
+		return rep, fmt.Errorf("only %d of %d agents connected: %w", fl.online(), c.Agents, err)
 	}
 	rep.ConnectS = time.Since(started).Seconds()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "idlegrid.db")+"?mode=ro&_pragma=busy_timeout(5000)")
@@ -389,12 +199,13 @@ func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, 
 		}
 	}
 	t0 := time.Now()
-	f.measure.Store(true)
+	sent0, lost0 := fl.sent(), fl.lost()
+	fl.measuring.Store(true)
 	apiDone := make(chan apiResult, 1)
 	if c.APIRate > 0 {
 		go func() { apiDone <- readLoad(ctx, base, readers, c.APIRate, c.Duration) }()
 	}
-	lat := probeLatencies(ctx, db, f.sends, c.Duration)
+	lat := probeLatencies(ctx, db, fl.sends, c.Duration)
 	if c.APIRate > 0 {
 		r := <-apiDone
 		rep.APIRate, rep.APIErrors = float64(len(r.lat))/c.Duration.Seconds(), r.errors
@@ -404,7 +215,7 @@ func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, 
 			rep.APIP99MS = float64(r.lat[len(r.lat)*99/100].Microseconds()) / 1000
 		}
 	}
-	f.measure.Store(false)
+	fl.measuring.Store(false)
 	elapsed := time.Since(t0)
 	cpu1, rss, err := usage(srv.cmd.Process.Pid)
 	if err != nil {
@@ -419,8 +230,8 @@ func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, 
 	rep.ServerCPUPct = 100 * rep.ServerCPUCores / float64(cpus())
 	rep.ServerRSSMiB = float64(rss) / (1 << 20)
 	rep.SamplesPerS = float64(n1-n0) / elapsed.Seconds()
-	rep.HeartbeatsSent = f.sent.Load()
-	rep.DisconnectedAtEnd = f.lost.Load()
+	rep.HeartbeatsSent = fl.sent() - sent0
+	rep.DisconnectedAtEnd = fl.lost() - lost0
 	rep.Probed = len(lat)
 	if len(lat) > 0 {
 		slices.Sort(lat)
@@ -460,12 +271,12 @@ func probeLatencies(ctx context.Context, db *sql.DB, sends <-chan probeSend, d t
 			return out
 		case s := <-sends:
 			wg.Go(func() {
-				for time.Since(s.at) < 30*time.Second {
+				for time.Since(s.At) < 30*time.Second {
 					var one int
-					err := db.QueryRowContext(ctx, `SELECT 1 FROM telemetry_host WHERE device_id = ? AND seq = ?`, s.device, s.seq).Scan(&one)
+					err := db.QueryRowContext(ctx, `SELECT 1 FROM telemetry_host WHERE device_id = ? AND seq = ?`, s.Device, s.Seq).Scan(&one)
 					if err == nil {
 						mu.Lock()
-						out = append(out, time.Since(s.at))
+						out = append(out, time.Since(s.At))
 						mu.Unlock()
 						return
 					}

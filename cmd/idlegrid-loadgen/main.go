@@ -25,6 +25,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv(workerEnv) == "1" {
+		os.Exit(worker(ctx, os.Stdin, os.Stdout))
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -43,6 +46,12 @@ type Config struct {
 	// requests per second while measuring, spread over enough accounts to
 	// stay within each account's request budget.
 	APIRate int
+	// DebugListen is passed to the server, to profile it while it is
+	// measured (go tool pprof http://ADDR/debug/pprof/profile).
+	DebugListen string
+	// PerWorker is the most agents one worker process runs (default
+	// agentsPerWorker).
+	PerWorker int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -59,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.Restart, "restart", true, "restart the server at the end and time the reconnect storm")
 	fs.StringVar(&c.DataDir, "data", "", "data directory for the server (default: a new temp dir, removed after)")
 	fs.IntVar(&c.APIRate, "api-rate", 0, "also read single objects from the API at this many requests/s while measuring (0: don't)")
+	fs.StringVar(&c.DebugListen, "debug-listen", "", "have the server serve its profiler here, e.g. 127.0.0.1:6060")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

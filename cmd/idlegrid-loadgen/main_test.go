@@ -1,13 +1,24 @@
 package main
 
 import (
+	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 )
 
-// A small run of the real harness against the real server binary: every
+// The harness starts this binary again as its worker processes.
+func TestMain(m *testing.M) {
+	if os.Getenv(workerEnv) == "1" {
+		os.Exit(worker(context.Background(), os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
+// A small run of the real harness against the real server binary, its
+// agents spread over three worker processes: every
 // agent connects, what they send is stored, the timings are measured, and
 // all come back after a restart. Keeps the harness working between the
 // big runs reported in docs/PERFORMANCE.md.
@@ -18,7 +29,8 @@ func TestSmallLoadRun(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the server: %v\n%s", err, out)
 	}
-	c := Config{ServerBin: bin, Agents: 50, GPUs: 2, Interval: 300 * time.Millisecond, Duration: 3 * time.Second, Ramp: time.Second, Probes: 10, Restart: true, APIRate: 50}
+	c := Config{ServerBin: bin, Agents: 50, GPUs: 2, Interval: 300 * time.Millisecond, Duration: 3 * time.Second, Ramp: time.Second, Probes: 10, Restart: true, APIRate: 50,
+		PerWorker: 20} // three worker processes, as a big run has
 	rep, err := Run(t.Context(), c, t.Logf)
 	if err != nil {
 		t.Fatal(err)
