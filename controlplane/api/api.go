@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/big"
 	"mime"
 	"net/http"
 	"strconv"
@@ -234,7 +235,7 @@ func decode(r *http.Request, v any) error {
 	if len(data) > maxBody {
 		return problem.Invalid("body_too_large", "the body is over %d bytes", maxBody)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(wholeNumbersIn(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -246,6 +247,69 @@ func decode(r *http.Request, v any) error {
 		return problem.Invalid("bad_json", "the body must hold a single JSON object")
 	}
 	return nil
+}
+
+// wholeNumbersIn respells the whole numbers of a JSON body that are written
+// with a fraction or an exponent (2.0, 1e3) as integers, so they decode
+// into integer fields: JSON has one number type, and the OpenAPI document
+// counts 2.0 as an integer. A body that is not one JSON value is returned
+// as it is, for the strict decode to refuse with its reason.
+func wholeNumbersIn(data []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil || dec.More() {
+		return data
+	}
+	changed := false
+	v = wholeNumbers(v, &changed)
+	if !changed {
+		return data
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+func wholeNumbers(v any, changed *bool) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = wholeNumbers(e, changed)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = wholeNumbers(e, changed)
+		}
+	case json.Number:
+		if n, ok := asInteger(string(v)); ok {
+			*changed = true
+			return json.Number(n)
+		}
+	}
+	return v
+}
+
+// asInteger spells s as an integer when it is a whole number written with a
+// fraction or an exponent, and fits an int64: "2.0" and "1e3" are, "2.5"
+// is not.
+func asInteger(s string) (string, bool) {
+	if !strings.ContainsAny(s, ".eE") {
+		return s, false
+	}
+	if _, exp, ok := strings.Cut(strings.ToLower(s), "e"); ok {
+		// Past 10^±30 no int64 is meant; big.Rat would spend time on it.
+		if e, err := strconv.Atoi(exp); err != nil || e < -30 || e > 30 {
+			return s, false
+		}
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || !r.IsInt() || !r.Num().IsInt64() {
+		return s, false
+	}
+	return r.Num().String(), true
 }
 
 func pathID(r *http.Request) string { return r.PathValue("id") }

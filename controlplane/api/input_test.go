@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/servertest"
 )
@@ -55,6 +56,40 @@ func TestBadBodiesAreRefusedClearly(t *testing.T) {
 	owner.Do("GET", "/api/v1/keys", nil, &keys)
 	if len(keys.Keys) != 0 {
 		t.Fatalf("%d keys exist after only bad requests, want 0", len(keys.Keys))
+	}
+}
+
+// JSON has one number type: 24.0 and 2.4e1 are the integer 24 (the OpenAPI
+// document says so too), while 1.5 is no integer.
+func TestWholeNumbersAreIntegers(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	owner := srv.SignUp("owner@example.com")
+	for body, want := range map[string]string{
+		`{"valid_hours": 24.0}`:   `"uses":0`,
+		`{"valid_hours": 2.4e1}`:  `"uses":0`,
+		`{"valid_hours": 1.5}`:    `"code":"bad_json"`,
+		`{"valid_hours": 1e400}`:  `"code":"bad_json"`,
+		`{"valid_hours": 9999.0}`: `"code":"bad_ttl"`,
+	} {
+		st, got := rawPost(t, srv.URL+"/api/v1/enrollment-tokens", owner.Token, "application/json", body)
+		if !strings.Contains(got, want) {
+			t.Errorf("%s: status %d body %s, want %s", body, st, got, want)
+		}
+	}
+	var toks struct {
+		Tokens []struct {
+			CreatedAt time.Time `json:"created_at"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+	}
+	owner.Do("GET", "/api/v1/enrollment-tokens", nil, &toks)
+	if len(toks.Tokens) != 2 {
+		t.Fatalf("%d tokens, want the 2 of the whole-number bodies", len(toks.Tokens))
+	}
+	for _, tok := range toks.Tokens {
+		if d := tok.ExpiresAt.Sub(tok.CreatedAt); d != 24*time.Hour {
+			t.Errorf("token valid for %v, want 24h", d)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idlegrid/idlegrid/controlplane/hub"
 	"github.com/idlegrid/idlegrid/controlplane/pricing"
@@ -46,11 +47,18 @@ func (r Request) Validate() error {
 	if r.Hours < pricing.MinHours || r.Hours > pricing.MaxHours {
 		probs = append(probs, fmt.Sprintf("hours must be %d..%d", pricing.MinHours, pricing.MaxHours))
 	}
-	if r.MinVRAMGiB < 0 || r.MinVRAMGiB > 1024 || r.MinDownMbps < 0 || r.MaxPricePerGPUHour < 0 {
-		probs = append(probs, "min_vram_gib, min_down_mbps and max_price_per_gpu_hour must not be negative")
+	if r.MinVRAMGiB < 0 || r.MinVRAMGiB > 1024 {
+		probs = append(probs, "min_vram_gib must be 0..1024")
 	}
-	if len(r.GPUModel) > 64 || len(r.Region) > 32 {
-		probs = append(probs, "gpu_model or region is too long")
+	if r.MinDownMbps < 0 || r.MaxPricePerGPUHour < 0 {
+		probs = append(probs, "min_down_mbps and max_price_per_gpu_hour must not be negative")
+	}
+	// Characters, not bytes: the limits the API documents.
+	if utf8.RuneCountInString(r.GPUModel) > 64 {
+		probs = append(probs, "gpu_model must be at most 64 characters")
+	}
+	if utf8.RuneCountInString(r.Region) > 32 {
+		probs = append(probs, "region must be at most 32 characters")
 	}
 	if len(probs) > 0 {
 		return problem.Invalid("bad_request", "%s", strings.Join(probs, "; "))

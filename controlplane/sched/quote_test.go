@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idlegrid/idlegrid/controlplane/sched"
 	"github.com/idlegrid/idlegrid/controlplane/servertest"
 	"github.com/idlegrid/idlegrid/controlplane/store"
 )
@@ -88,5 +89,29 @@ func TestQuoteOverLiveSupply(t *testing.T) {
 	var cheap quote
 	if st := renter.Do("POST", "/api/v1/clusters/quote", map[string]any{"gpus": 2, "hours": 1, "max_price_per_gpu_hour": 1}, &none); st != http.StatusConflict {
 		t.Fatalf("a price cap below every device: %d %+v", st, cheap)
+	}
+}
+
+// The limits are in characters, as the API documents them, and each
+// problem says what is allowed.
+func TestRequestLimits(t *testing.T) {
+	for _, tc := range []struct {
+		req  sched.Request
+		want string // "" when valid
+	}{
+		{sched.Request{GPUs: 1, Hours: 1, GPUModel: strings.Repeat("é", 64), Region: strings.Repeat("ü", 32)}, ""},
+		{sched.Request{GPUs: 1, Hours: 1, GPUModel: strings.Repeat("x", 65)}, "gpu_model must be at most 64 characters"},
+		{sched.Request{GPUs: 1, Hours: 1, Region: strings.Repeat("x", 33)}, "region must be at most 32 characters"},
+		{sched.Request{GPUs: 1, Hours: 1, MinVRAMGiB: 1025}, "min_vram_gib must be 0..1024"},
+		{sched.Request{GPUs: 1, Hours: 1, MinDownMbps: -1}, "min_down_mbps and max_price_per_gpu_hour must not be negative"},
+		{sched.Request{GPUs: 0, Hours: 721}, "gpus must be 1..256; hours must be 1..720"},
+	} {
+		err := tc.req.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v, want valid", tc.req, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v: %v, want %q", tc.req, err, tc.want)
+		}
 	}
 }
