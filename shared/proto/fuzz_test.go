@@ -2,6 +2,7 @@ package proto
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -26,8 +27,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"heartbeat","body":{"seq":0}}`))
 	f.Add([]byte(`{"type":"auth","body":null}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"type":"heartbeat","body":{"seq":1,"state":"available"}}}`))
+	f.Add([]byte(`{"type":"heartbeat","body":{"seq":1,"state":"available"},"type":"auth"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		msg, err := Decode(data)
+		// The one-pass path decides exactly as the general one.
+		slow, slowErr := decodeEnvelope(data)
+		if (err == nil) != (slowErr == nil) || (err == nil && !reflect.DeepEqual(msg, slow)) {
+			t.Fatalf("one-pass and general decoding disagree on %q: %v (%#v) against %v (%#v)", data, err, msg, slowErr, slow)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("a refusal that is not ErrMalformed: %v", err)
@@ -43,4 +51,21 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("an accepted %s does not survive a round trip: %v", TypeOf(msg), err)
 		}
 	})
+}
+
+// A value must be the whole message: a stray closing bracket after it is
+// refused (json.Decoder.More alone lets it through).
+func TestTrailingBracketIsRefused(t *testing.T) {
+	for _, data := range []string{
+		`{"type":"heartbeat","body":{"seq":1,"state":"available"}}}`,
+		`{"type":"heartbeat","body":{"seq":1,"state":"available"}}]`,
+		`{"type":"heartbeat","body":{"seq":1,"state":"available"}} {}`,
+	} {
+		if _, err := Decode([]byte(data)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Decode(%s) = %v, want ErrMalformed", data, err)
+		}
+	}
+	if _, err := Decode([]byte(`{"type":"heartbeat","body":{"seq":1,"state":"available"}}` + " \n")); err != nil {
+		t.Errorf("trailing space refused: %v", err)
+	}
 }

@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/idlegrid/idlegrid/shared/hw"
@@ -192,46 +193,80 @@ func Decode(data []byte) (any, error) {
 	if len(data) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrMalformed, len(data), MaxMessageBytes)
 	}
+	// Messages as Encode writes them are read in one pass: the body
+	// straight into its type. Anything else, or anything that fails there,
+	// takes the general path, which also words the error.
+	if typ, body, ok := splitEncoded(data); ok {
+		if msg := bodyFor(typ); msg != nil && strictUnmarshal(body, msg) == nil && msg.validate() == nil {
+			return msg, nil
+		}
+	}
+	return decodeEnvelope(data)
+}
+
+// splitEncoded splits a message of exactly Encode's form,
+// {"type":"T","body":B}, into T and B.
+func splitEncoded(data []byte) (typ string, body []byte, ok bool) {
+	const head, mid = `{"type":"`, `","body":`
+	if !bytes.HasPrefix(data, []byte(head)) || len(data) == 0 || data[len(data)-1] != '}' {
+		return "", nil, false
+	}
+	rest := data[len(head):]
+	end := bytes.IndexByte(rest, '"')
+	if end <= 0 || bytes.IndexByte(rest[:end], '\\') >= 0 || !bytes.HasPrefix(rest[end:], []byte(mid)) {
+		return "", nil, false
+	}
+	return string(rest[:end]), rest[end+len(mid) : len(rest)-1], true
+}
+
+// bodyFor returns a new body of the message type typ, or nil.
+func bodyFor(typ string) interface{ validate() error } {
+	switch typ {
+	case TypeHello:
+		return &Hello{}
+	case TypeAuth:
+		return &Auth{}
+	case TypeWelcome:
+		return &Welcome{}
+	case TypeHeartbeat:
+		return &Heartbeat{}
+	case TypeChallenge:
+		return &Challenge{}
+	case TypeChallengeCommit:
+		return &ChallengeCommit{}
+	case TypeChallengeOpen:
+		return &ChallengeOpen{}
+	case TypeChallengeProof:
+		return &ChallengeProof{}
+	case TypeBenchReport:
+		return &BenchReport{}
+	case TypeDeviceStatus:
+		return &DeviceStatus{}
+	case TypePayoutWallet:
+		return &PayoutWallet{}
+	case TypeRuntimeStart:
+		return &RuntimeStart{}
+	case TypeRuntimeStop:
+		return &RuntimeStop{}
+	case TypeRuntimeStatus:
+		return &RuntimeStatus{}
+	}
+	return nil
+}
+
+// decodeEnvelope is Decode's general path.
+func decodeEnvelope(data []byte) (any, error) {
 	var env Envelope
 	if err := strictUnmarshal(data, &env); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	var body interface{ validate() error }
-	switch env.Type {
-	case TypeHello:
-		body = &Hello{}
-	case TypeAuth:
-		body = &Auth{}
-	case TypeWelcome:
-		body = &Welcome{}
-	case TypeHeartbeat:
-		body = &Heartbeat{}
-	case TypeChallenge:
-		body = &Challenge{}
-	case TypeChallengeCommit:
-		body = &ChallengeCommit{}
-	case TypeChallengeOpen:
-		body = &ChallengeOpen{}
-	case TypeChallengeProof:
-		body = &ChallengeProof{}
-	case TypeBenchReport:
-		body = &BenchReport{}
-	case TypeDeviceStatus:
-		body = &DeviceStatus{}
-	case TypePayoutWallet:
-		body = &PayoutWallet{}
-	case TypeRuntimeStart:
-		body = &RuntimeStart{}
-	case TypeRuntimeStop:
-		body = &RuntimeStop{}
-	case TypeRuntimeStatus:
-		body = &RuntimeStatus{}
-	case "":
+	body := bodyFor(env.Type)
+	switch {
+	case env.Type == "":
 		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
-	default:
+	case body == nil:
 		return nil, fmt.Errorf("%w: unknown type %q", ErrMalformed, truncate(env.Type, 32))
-	}
-	if len(env.Body) == 0 {
+	case len(env.Body) == 0:
 		return nil, fmt.Errorf("%w: %s without a body", ErrMalformed, env.Type)
 	}
 	if err := strictUnmarshal(env.Body, body); err != nil {
@@ -249,7 +284,9 @@ func strictUnmarshal(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	// Only space may follow the value (More would let a stray '}' or ']'
+	// through).
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
