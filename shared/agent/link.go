@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -97,6 +98,15 @@ func (a *Agent) open(l *link, m *proto.ChallengeOpen) {
 			return
 		}
 	}
+	// The server opens rows once: the matrices go, and their memory goes
+	// back to the system now rather than minutes later, so an idle agent
+	// stays small.
+	a.mu.Lock()
+	if a.work == cw {
+		a.work = nil
+	}
+	a.mu.Unlock()
+	debug.FreeOSMemory()
 }
 
 type challengeWork struct {
