@@ -240,7 +240,7 @@ func (s *Service) maybeChallenge(ctx context.Context, deviceID string) {
 		s.mu.Unlock()
 		return
 	}
-	if _, err := s.Challenge(ctx, deviceID); err != nil && !errors.Is(err, hub.ErrNotConnected) {
+	if _, err := s.Challenge(ctx, deviceID); err != nil && !errors.Is(err, hub.ErrNotConnected) && ctx.Err() == nil {
 		s.log.Warn("challenging device", "device", deviceID, "err", err)
 	}
 }
@@ -387,7 +387,9 @@ func (s *Service) fail(ctx context.Context, deviceID string, p *pending, reason 
 }
 
 func (s *Service) finish(ctx context.Context, id string, passed, counted bool, reason string) {
-	err := s.store.Write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+	// A result is recorded even while the server stops.
+	ctx = context.WithoutCancel(ctx)
+	err := s.store.Write(ctx, func(tx *sql.Tx) error {
 		return store.FinishChallenge(ctx, tx, id, passed, counted, reason, s.cfg.Now())
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
