@@ -70,6 +70,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.APIRate, "api-rate", 0, "also read single objects from the API at this many requests/s while measuring (0: don't)")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "have the server serve its profiler here, e.g. 127.0.0.1:6060")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	overhead := fs.Bool("agent-overhead", false, "instead: measure one real idlegrid-agent's own CPU and RSS for --duration (and node_exporter's beside it, with --node-exporter)")
+	agentBin := fs.String("agent-bin", "bin/idlegrid-agent", "the idlegrid-agent binary, for --agent-overhead")
+	warmup := fs.Duration("warmup", time.Minute, "with --agent-overhead: run the agent this long before measuring")
+	nodeExporter := fs.String("node-exporter", "", "a prometheus-node-exporter binary to measure beside the agent, for --agent-overhead")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -86,6 +90,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case c.Interval < 100*time.Millisecond || c.Duration <= 0 || c.Duration > 30*time.Minute:
 		fmt.Fprintln(stderr, "idlegrid-loadgen: --interval must be at least 100ms and --duration 0..30m")
 		return 2
+	}
+	if *overhead {
+		us, err := Overhead(ctx, OverheadConfig{ServerBin: c.ServerBin, AgentBin: *agentBin, NodeExporter: *nodeExporter, Warmup: *warmup, Duration: c.Duration},
+			func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) })
+		if err != nil {
+			fmt.Fprintf(stderr, "idlegrid-loadgen: %v\n", err)
+			return 1
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(us)
+			return 0
+		}
+		for _, u := range us {
+			fmt.Fprintf(stdout, "%s: %.2f%% of one core, RSS %.1f MiB, %d scrapes (%d failed)\n", u.Name, u.CPUPct, u.RSSMiB, u.Scrapes, u.Failures)
+		}
+		return 0
 	}
 	c.Probes = min(c.Probes, c.Agents)
 	rep, err := Run(ctx, c, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) })

@@ -52,3 +52,28 @@ func TestSmallLoadRun(t *testing.T) {
 	}
 	t.Logf("%+v", rep)
 }
+
+// The agent-overhead mode runs the real agent binary against the real
+// server and measures it from /proc while scraping its /metrics.
+func TestAgentOverheadIsMeasured(t *testing.T) {
+	dir := t.TempDir()
+	for _, b := range []struct{ out, pkg, cgo string }{{"idlegrid-server", "../idlegrid-server", "0"}, {"idlegrid-agent", "../idlegrid-agent", "0"}} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, b.out), b.pkg)
+		build.Env = append(build.Environ(), "CGO_ENABLED="+b.cgo)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", b.out, err, out)
+		}
+	}
+	us, err := Overhead(t.Context(), OverheadConfig{ServerBin: filepath.Join(dir, "idlegrid-server"), AgentBin: filepath.Join(dir, "idlegrid-agent"), Warmup: 2 * time.Second, Duration: 11 * time.Second}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(us) != 1 {
+		t.Fatalf("measured %d processes, want the agent only", len(us))
+	}
+	u := us[0]
+	if u.Scrapes < 2 || u.Failures != 0 || u.RSSMiB <= 1 || u.CPUPct <= 0 {
+		t.Fatalf("agent usage not measured: %+v", u)
+	}
+	t.Logf("%+v", u)
+}
