@@ -177,7 +177,7 @@ func Run(ctx context.Context, c Config, progress func(string, ...any)) (Report, 
 	defer db.Close()
 	countSamples := func() (int64, error) {
 		var n int64
-		err := db.QueryRowContext(ctx, `SELECT count(*) FROM telemetry_gpu`).Scan(&n)
+		err := db.QueryRowContext(ctx, `SELECT coalesce(sum(json_array_length(gpus)), 0) FROM telemetry_host`).Scan(&n)
 		return n, err
 	}
 	// Let the ramp's heartbeats settle, then measure.

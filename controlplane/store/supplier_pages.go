@@ -44,12 +44,14 @@ func bucketMS(ctx context.Context, q Querier, table, deviceID string, since time
 // points, oldest first, so a chart of an hour stays small whatever the
 // heartbeat interval.
 func GPUSeries(ctx context.Context, q Querier, deviceID string, since time.Time, n int) ([]GPUPoint, error) {
-	first, width, ok, err := bucketMS(ctx, q, "telemetry_gpu", deviceID, since, n)
+	first, width, ok, err := bucketMS(ctx, q, "telemetry_host", deviceID, since, n)
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT max(ts), max(temp_c), sum(power_mw) / 1000.0 / count(DISTINCT ts), avg(util_pct)
-		FROM telemetry_gpu WHERE device_id = ? AND ts >= ? GROUP BY (ts - ?) / ? ORDER BY 1`, deviceID, first, first, width)
+	// gpus holds [idx, temp_c, power_mw, power_limit_mw, util_pct, …] per GPU.
+	rows, err := q.QueryContext(ctx, `SELECT max(h.ts), max(json_extract(g.value, '$[1]')),
+			sum(json_extract(g.value, '$[2]')) / 1000.0 / count(DISTINCT h.ts), avg(json_extract(g.value, '$[4]'))
+		FROM telemetry_host h, json_each(h.gpus) g WHERE h.device_id = ? AND h.ts >= ? GROUP BY (h.ts - ?) / ? ORDER BY 1`, deviceID, first, first, width)
 	if err != nil {
 		return nil, fmt.Errorf("reading gpu series: %w", err)
 	}

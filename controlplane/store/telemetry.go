@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -37,92 +39,99 @@ type TelemetryRow struct {
 	GPUs      []GPUReading
 }
 
-// InsertTelemetry writes a batch of samples. Rows of devices that no longer
-// exist (removed while their heartbeat was queued) are skipped, not errors,
-// so one stale row never sinks a batch. It returns how many rows were stored.
+// InsertTelemetry writes a batch of samples, one row per heartbeat with its
+// GPU samples packed in it. Rows of devices that no longer exist (removed
+// while their heartbeat was queued) are skipped, not errors, so one stale
+// row never sinks a batch. It returns how many rows were stored.
 func InsertTelemetry(ctx context.Context, tx *sql.Tx, rows []TelemetryRow) (int, error) {
-	host, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO telemetry_host(device_id, ts, seq, state, cpu_pct, mem_used, mem_total, disk_used, disk_total, net_rx, net_tx)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?)`)
+	host, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO telemetry_host(device_id, ts, seq, state, cpu_pct, mem_used, mem_total, disk_used, disk_total, net_rx, net_tx, gpus)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?)`)
 	if err != nil {
 		return 0, fmt.Errorf("preparing telemetry insert: %w", err)
 	}
 	defer host.Close()
-	gpu, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO telemetry_gpu(device_id, ts, idx, temp_c, power_mw, power_limit_mw, util_pct, mem_used, mem_total, fan_pct, sm_clock_mhz)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return 0, fmt.Errorf("preparing telemetry insert: %w", err)
-	}
-	defer gpu.Close()
 	stored := 0
+	var buf []byte
 	for _, r := range rows {
-		ts := ms(r.At)
-		res, err := host.ExecContext(ctx, r.DeviceID, ts, int64(r.Seq), r.State, r.CPUPct, int64(r.MemUsed), int64(r.MemTotal),
-			int64(r.DiskUsed), int64(r.DiskTotal), int64(r.NetRx), int64(r.NetTx), r.DeviceID)
+		buf = packGPUs(buf[:0], r.GPUs)
+		res, err := host.ExecContext(ctx, r.DeviceID, ms(r.At), int64(r.Seq), r.State, r.CPUPct, int64(r.MemUsed), int64(r.MemTotal),
+			int64(r.DiskUsed), int64(r.DiskTotal), int64(r.NetRx), int64(r.NetTx), string(buf), r.DeviceID)
 		if err != nil {
-			return 0, fmt.Errorf("inserting host telemetry: %w", err)
+			return 0, fmt.Errorf("inserting telemetry: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue // device gone, or a duplicate of a stored sample
-		}
-		stored++
-		for _, g := range r.GPUs {
-			if _, err := gpu.ExecContext(ctx, r.DeviceID, ts, g.Index, g.TempC, int64(g.PowerMW), int64(g.PowerLimitMW), g.UtilPct,
-				int64(g.MemUsed), int64(g.MemTotal), g.FanPct, g.SMClockMHz); err != nil {
-				return 0, fmt.Errorf("inserting gpu telemetry: %w", err)
-			}
+		if n, _ := res.RowsAffected(); n == 1 {
+			stored++ // else the device is gone, or this is a duplicate
 		}
 	}
 	return stored, nil
 }
 
+// packGPUs appends the GPU samples as the gpus column stores them: a JSON
+// array of [idx, temp_c, power_mw, power_limit_mw, util_pct, mem_used,
+// mem_total, fan_pct, sm_clock_mhz] (see migration 0009).
+func packGPUs(b []byte, gs []GPUReading) []byte {
+	b = append(b, '[')
+	for i, g := range gs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		for j, v := range [...]int64{int64(g.Index), int64(g.TempC), int64(g.PowerMW), int64(g.PowerLimitMW), int64(g.UtilPct),
+			int64(g.MemUsed), int64(g.MemTotal), int64(g.FanPct), int64(g.SMClockMHz)} {
+			if j == 0 {
+				b = append(b, '[')
+			} else {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, v, 10)
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// unpackGPUs reads a gpus column.
+func unpackGPUs(s string) ([]GPUReading, error) {
+	var raw [][9]int64
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return nil, fmt.Errorf("reading gpu samples: %w", err)
+	}
+	out := make([]GPUReading, len(raw))
+	for i, v := range raw {
+		out[i] = GPUReading{Index: int(v[0]), TempC: int(v[1]), PowerMW: uint32(v[2]), PowerLimitMW: uint32(v[3]), UtilPct: int(v[4]),
+			MemUsed: uint64(v[5]), MemTotal: uint64(v[6]), FanPct: int(v[7]), SMClockMHz: int(v[8])}
+	}
+	return out, nil
+}
+
 // TelemetrySince returns up to limit samples of a device after since, oldest
 // first.
 func TelemetrySince(ctx context.Context, q Querier, deviceID string, since time.Time, limit int) ([]TelemetryRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT ts, seq, state, cpu_pct, mem_used, mem_total, disk_used, disk_total, net_rx, net_tx
+	rows, err := q.QueryContext(ctx, `SELECT ts, seq, state, cpu_pct, mem_used, mem_total, disk_used, disk_total, net_rx, net_tx, gpus
 		FROM telemetry_host WHERE device_id = ? AND ts > ? ORDER BY ts LIMIT ?`, deviceID, ms(since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading telemetry: %w", err)
 	}
+	defer rows.Close()
 	var out []TelemetryRow
-	byTS := map[int64]int{}
 	for rows.Next() {
 		r := TelemetryRow{DeviceID: deviceID}
 		var ts, seq, mu, mt, du, dt, rx, tx int64
-		if err := rows.Scan(&ts, &seq, &r.State, &r.CPUPct, &mu, &mt, &du, &dt, &rx, &tx); err != nil {
-			rows.Close()
+		var gpus string
+		if err := rows.Scan(&ts, &seq, &r.State, &r.CPUPct, &mu, &mt, &du, &dt, &rx, &tx, &gpus); err != nil {
 			return nil, fmt.Errorf("reading telemetry: %w", err)
 		}
 		r.At, r.Seq = fromMS(ts), uint64(seq)
 		r.MemUsed, r.MemTotal, r.DiskUsed, r.DiskTotal, r.NetRx, r.NetTx = uint64(mu), uint64(mt), uint64(du), uint64(dt), uint64(rx), uint64(tx)
-		byTS[ts] = len(out)
+		if r.GPUs, err = unpackGPUs(gpus); err != nil {
+			return nil, err
+		}
 		out = append(out, r)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(out) == 0 {
-		return out, err
-	}
-	grows, err := q.QueryContext(ctx, `SELECT ts, idx, temp_c, power_mw, power_limit_mw, util_pct, mem_used, mem_total, fan_pct, sm_clock_mhz
-		FROM telemetry_gpu WHERE device_id = ? AND ts BETWEEN ? AND ? ORDER BY ts, idx`, deviceID, ms(out[0].At), ms(out[len(out)-1].At))
-	if err != nil {
-		return nil, fmt.Errorf("reading gpu telemetry: %w", err)
-	}
-	defer grows.Close()
-	for grows.Next() {
-		var ts, pw, pl, mu, mt int64
-		var g GPUReading
-		if err := grows.Scan(&ts, &g.Index, &g.TempC, &pw, &pl, &g.UtilPct, &mu, &mt, &g.FanPct, &g.SMClockMHz); err != nil {
-			return nil, fmt.Errorf("reading gpu telemetry: %w", err)
-		}
-		g.PowerMW, g.PowerLimitMW, g.MemUsed, g.MemTotal = uint32(pw), uint32(pl), uint64(mu), uint64(mt)
-		if i, ok := byTS[ts]; ok {
-			out[i].GPUs = append(out[i].GPUs, g)
-		}
-	}
-	return out, grows.Err()
+	return out, rows.Err()
 }
 
 // PruneTelemetry deletes about limit of the oldest heartbeats older than
-// before, with their GPU samples, and returns how many heartbeats went:
+// before, and returns how many heartbeats went:
 // call it until that is under limit, one transaction per call, so pruning
 // a large fleet never holds the writer for long.
 func PruneTelemetry(ctx context.Context, tx *sql.Tx, before time.Time, limit int) (int64, error) {
@@ -135,9 +144,6 @@ func PruneTelemetry(ctx context.Context, tx *sql.Tx, before time.Time, limit int
 	case errors.Is(err, sql.ErrNoRows): // fewer than limit left: all of them
 	default:
 		return 0, fmt.Errorf("pruning telemetry: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM telemetry_gpu WHERE ts < ?`, cut); err != nil {
-		return 0, fmt.Errorf("pruning gpu telemetry: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM telemetry_host WHERE ts < ?`, cut)
 	if err != nil {
