@@ -112,6 +112,9 @@ type Hub struct {
 	mu    sync.Mutex
 	conns map[string]*conn
 
+	// gone carries each ended link's last heartbeat time to the writer.
+	gone chan deviceSeen
+
 	// Set before serving: handlers for agent messages other than
 	// heartbeats, and a hook run (in its own goroutine) on each new link.
 	handlers  map[string]Handler
@@ -189,6 +192,7 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Hub {
 		},
 		queue:    make(chan store.TelemetryRow, 4*cfg.FlushRows),
 		done:     make(chan struct{}),
+		gone:     make(chan deviceSeen, 4096),
 		conns:    map[string]*conn{},
 		handlers: map[string]Handler{},
 	}
@@ -207,8 +211,8 @@ func (h *Hub) Connected(deviceID string) bool {
 
 // Live is what the hub knows of a connected device beyond the store.
 type Live struct {
-	// LastSeen is fresher than the stored last_seen_at, which trails by up
-	// to one flush interval.
+	// LastSeen is fresher than the stored last_seen_at, which trails a
+	// live device by up to a third of the offline time (see lastSeen).
 	LastSeen    time.Time
 	State       string // proto.StateAvailable or StatePaused; empty before the first heartbeat
 	PauseReason string
@@ -258,18 +262,32 @@ func (h *Hub) Serve(ctx context.Context) error {
 	prune := time.NewTicker(10 * time.Minute)
 	defer prune.Stop()
 	var batch []store.TelemetryRow
-	write := func() {
-		if len(batch) == 0 {
+	seen := &lastSeen{every: h.cfg.OfflineAfter / 3, written: map[string]time.Time{}, due: map[string]time.Time{}}
+	write := func(final bool) {
+		for drained := false; !drained; {
+			select {
+			case g := <-h.gone:
+				if g.at.After(seen.due[g.id]) {
+					seen.due[g.id] = g.at
+				}
+			default:
+				drained = true
+			}
+		}
+		if len(batch) == 0 && len(seen.due) == 0 {
 			return
 		}
 		// A failed write keeps the batch for the next tick: nothing is dropped
 		// while the database is briefly busy.
-		if err := h.writeBatch(context.WithoutCancel(ctx), batch); err != nil {
+		touch := seen.plan(batch, final)
+		if err := h.writeBatch(context.WithoutCancel(ctx), batch, touch); err != nil {
 			h.log.Error("storing telemetry", "rows", len(batch), "err", err)
 			if len(batch) < 10*h.cfg.FlushRows {
 				return
 			}
 			h.log.Error("dropping telemetry after repeated failures", "rows", len(batch))
+		} else {
+			seen.wrote(touch)
 		}
 		batch = batch[:0]
 	}
@@ -286,17 +304,17 @@ func (h *Hub) Serve(ctx context.Context) error {
 				}
 				break
 			}
-			write()
+			write(true)
 			return nil
 		case r := <-h.queue:
 			batch = append(batch, r)
 			if len(batch) >= h.cfg.FlushRows {
-				write()
+				write(false)
 			}
 		case <-flush.C:
-			write()
+			write(false)
 		case <-prune.C:
-			write() // what is queued is older than what the roll-up leaves
+			write(false) // what is queued is older than what the roll-up leaves
 			if err := h.prune(ctx); err != nil && ctx.Err() == nil {
 				h.log.Error("pruning telemetry", "err", err)
 			}
@@ -341,19 +359,64 @@ func (h *Hub) prune(ctx context.Context) error {
 // looks back a week.
 const UptimeRetention = 30 * 24 * time.Hour
 
-func (h *Hub) writeBatch(ctx context.Context, rows []store.TelemetryRow) error {
-	seen := make(map[string]time.Time, len(rows))
-	for _, r := range rows {
-		if r.At.After(seen[r.DeviceID]) {
-			seen[r.DeviceID] = r.At
-		}
-	}
+func (h *Hub) writeBatch(ctx context.Context, rows []store.TelemetryRow, touch map[string]time.Time) error {
 	return h.store.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := store.InsertTelemetry(ctx, tx, rows); err != nil {
 			return err
 		}
-		return store.TouchDevices(ctx, tx, seen)
+		return store.TouchDevices(ctx, tx, touch)
 	})
+}
+
+// deviceSeen is a device's last heartbeat on a link that ended.
+type deviceSeen struct {
+	id string
+	at time.Time
+}
+
+// lastSeen decides which devices' last_seen_at a batch writes, for the
+// writer alone: a heartbeating device's at most every `every` (a third of
+// the offline time, so "online" never wavers), an ended link's at once and
+// exactly. Writing it on every heartbeat was one more updated row, and one
+// more dirty page, per heartbeat.
+type lastSeen struct {
+	every   time.Duration
+	written map[string]time.Time // last time written, per live device
+	due     map[string]time.Time // ended links' last heartbeats
+}
+
+// plan is what to write with rows; final writes everything.
+func (l *lastSeen) plan(rows []store.TelemetryRow, final bool) map[string]time.Time {
+	latest := make(map[string]time.Time, len(rows))
+	for _, r := range rows {
+		if r.At.After(latest[r.DeviceID]) {
+			latest[r.DeviceID] = r.At
+		}
+	}
+	out := make(map[string]time.Time, len(l.due))
+	for id, at := range latest {
+		if final || at.Sub(l.written[id]) >= l.every {
+			out[id] = at
+		}
+	}
+	for id, at := range l.due {
+		if at.After(out[id]) {
+			out[id] = at
+		}
+	}
+	return out
+}
+
+// wrote records a successful write of plan's times.
+func (l *lastSeen) wrote(touched map[string]time.Time) {
+	for id, at := range touched {
+		if _, ended := l.due[id]; ended {
+			delete(l.written, id) // its next link starts afresh
+			continue
+		}
+		l.written[id] = at
+	}
+	clear(l.due)
 }
 
 func (h *Hub) closeAll(code int, reason string) {
@@ -385,6 +448,11 @@ func (h *Hub) unregister(c *conn) {
 		delete(h.conns, c.deviceID)
 	}
 	h.mu.Unlock()
+	// The store learns the link's last heartbeat at the next flush.
+	select {
+	case h.gone <- deviceSeen{id: c.deviceID, at: time.UnixMilli(c.lastSeen.Load())}:
+	case <-h.done:
+	}
 }
 
 // enqueue hands a sample to the writer, waiting when it is behind so that

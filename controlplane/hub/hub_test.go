@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/idlegrid/idlegrid/controlplane/servertest"
+	"github.com/idlegrid/idlegrid/controlplane/store"
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/proto"
 )
@@ -257,4 +258,35 @@ func TestBadHeartbeatMidStreamClosesLink(t *testing.T) {
 	if n := samples(t, owner, d.id); n != 1 {
 		t.Fatalf("stored %d samples, want only the good one", n)
 	}
+}
+
+// When a link ends, the stored last_seen_at becomes its last heartbeat's
+// time exactly, though a live device's is written only now and then: a lost
+// cluster node is billed up to that time.
+func TestLastHeartbeatIsStoredWhenTheLinkEnds(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	owner := srv.SignUp("owner@example.com")
+	d := pairDevice(t, srv, owner)
+	ws, hello := dial(t, srv)
+	send(t, ws, proto.TypeAuth, auth(d, hello.Nonce))
+	if _, _, err := ws.ReadMessage(); err != nil { // welcome
+		t.Fatal(err)
+	}
+	// The first heartbeat's time is written; the next four follow within
+	// a third of the offline time, so theirs is not.
+	send(t, ws, proto.TypeHeartbeat, heartbeat(1))
+	servertest.Eventually(t, 5*time.Second, "seq 1 stored", func() bool { return lastSeq(t, owner, d.id) == 1 })
+	for seq := uint64(2); seq <= 5; seq++ {
+		send(t, ws, proto.TypeHeartbeat, heartbeat(seq))
+	}
+	servertest.Eventually(t, 5*time.Second, "seq 5 stored", func() bool { return lastSeq(t, owner, d.id) == 5 })
+	live, ok := srv.Srv.Hub.Live(d.id)
+	if !ok {
+		t.Fatal("device not live")
+	}
+	ws.Close()
+	servertest.Eventually(t, 5*time.Second, "last_seen_at to be the last heartbeat's time", func() bool {
+		dev, err := store.DeviceByID(t.Context(), srv.Srv.Store.Reader(), d.id)
+		return err == nil && dev.LastSeenAt.Equal(live.LastSeen.Truncate(time.Millisecond))
+	})
 }
