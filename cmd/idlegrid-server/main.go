@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -28,6 +29,13 @@ func main() {
 		case "backup":
 			os.Exit(runBackup(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 		}
+	}
+	// The server's live heap is small next to what each collection costs at
+	// tens of thousands of agents: collect at 3x it rather than Go's 2x
+	// (GOGC=200; about 5 % less CPU at 20,000 agents), unless GOGC says
+	// otherwise.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
 	}
 	cfg, err := server.Load(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {

@@ -38,7 +38,7 @@ type Config struct {
 	Timeout time.Duration // a device must finish within this (2 min)
 	// StatusEvery is how often an idle device is re-sent its status
 	// (uptime and reputation drift slowly); devices at work hear every
-	// sweep, since their earnings move (5 min).
+	// sweep, since their earnings move (10 min).
 	StatusEvery time.Duration
 	// MaxInFlight bounds the challenges the service starts by itself at
 	// once (64), so a fleet connecting at once is verified over minutes
@@ -60,7 +60,7 @@ func (c Config) withDefaults() Config {
 		c.MaxInFlight = 64
 	}
 	if c.StatusEvery <= 0 {
-		c.StatusEvery = 5 * time.Minute
+		c.StatusEvery = 10 * time.Minute
 	}
 	if c.N == 0 {
 		c.N = challenge.DefaultN

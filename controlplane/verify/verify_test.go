@@ -216,8 +216,8 @@ func TestHonestDeviceIsVerified(t *testing.T) {
 	}
 }
 
-// The minute sweep re-sends statuses to a fifth of the idle devices in
-// turn (every device hears within five minutes), and does not challenge a
+// The minute sweep re-sends statuses to a tenth of the idle devices in
+// turn (every device hears within ten minutes), and does not challenge a
 // verified device again before it is due.
 func TestSweepSpreadsStatusUpdates(t *testing.T) {
 	srv := servertest.Start(t, nil)
@@ -244,7 +244,7 @@ func TestSweepSpreadsStatusUpdates(t *testing.T) {
 		})
 	}
 	hasHeard(2)
-	for range 5 { // five minutes of sweeps
+	for range 10 { // ten minutes of sweeps
 		srv.Srv.Verify.Sweep(t.Context())
 	}
 	hasHeard(3)
