@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -101,6 +102,44 @@ type Quoter struct {
 	VerifyEvery time.Duration
 	TTL         time.Duration // quotes are valid this long (default 5 min)
 	Now         func() time.Time
+	// CacheFor lets quotes share one read of the online devices and their
+	// facts for this long (0: read for every quote). Which devices are busy
+	// or paused is always read fresh, and a deploy's transaction checks its
+	// devices are free, so a cached read only ever offers a device that
+	// came online a moment ago a moment late.
+	CacheFor time.Duration
+
+	mu   sync.Mutex
+	snap *onlineSnap
+}
+
+// onlineSnap is one read of the online supply.
+type onlineSnap struct {
+	at    time.Time
+	devs  []store.Device
+	facts map[string]store.SupplyFacts
+}
+
+// online reads the online devices and their facts, or reuses a read less
+// than CacheFor old. Concurrent quotes wait for one read rather than each
+// making their own.
+func (q *Quoter) online(ctx context.Context, now time.Time) (*onlineSnap, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if s := q.snap; s != nil && !now.Before(s.at) && now.Sub(s.at) < q.CacheFor {
+		return s, nil
+	}
+	since := q.Hub.Config().OnlineSince(now)
+	devs, err := store.OnlineDevices(ctx, q.Store.Reader(), since)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := store.SupplyFactsSince(ctx, q.Store.Reader(), since)
+	if err != nil {
+		return nil, err
+	}
+	q.snap = &onlineSnap{at: now, devs: devs, facts: facts}
+	return q.snap, nil
 }
 
 // Supply is the free, priced devices matching a request.
@@ -115,7 +154,7 @@ type Supply struct {
 // exclude are left out (a deploy retrying after losing a race).
 func (q *Quoter) Supply(ctx context.Context, r Request, exclude map[string]bool) (Supply, error) {
 	now := q.Now()
-	devs, err := store.OnlineDevices(ctx, q.Store.Reader(), q.Hub.Config().OnlineSince(now))
+	snap, err := q.online(ctx, now)
 	if err != nil {
 		return Supply{}, err
 	}
@@ -125,15 +164,12 @@ func (q *Quoter) Supply(ctx context.Context, r Request, exclude map[string]bool)
 	}
 	out := Supply{Models: map[string]int{}}
 	var free []Candidate
-	for _, d := range devs {
+	for _, d := range snap.devs {
 		if len(d.GPUs) == 0 {
 			continue
 		}
 		out.Models[d.GPUs[0].Name] += len(d.GPUs)
-		c, ok, err := q.consider(ctx, d, r, now)
-		if err != nil {
-			return Supply{}, err
-		}
+		c, ok := q.consider(d, snap.facts[d.ID], r, now)
 		if !ok {
 			continue
 		}
@@ -228,46 +264,28 @@ func (q *Quoter) Quote(ctx context.Context, userID string, r Request) (Quote, er
 }
 
 // consider checks one device against the request's filters.
-func (q *Quoter) consider(ctx context.Context, d store.Device, r Request, now time.Time) (Candidate, bool, error) {
+func (q *Quoter) consider(d store.Device, f store.SupplyFacts, r Request, now time.Time) (Candidate, bool) {
 	g := d.GPUs[0]
 	switch {
 	case r.GPUModel != "" && !strings.Contains(strings.ToLower(g.Name), strings.ToLower(r.GPUModel)),
 		uint64(r.MinVRAMGiB)<<30 > g.MemoryTotal,
 		r.Region != "" && d.Region != r.Region,
 		!d.Can(proto.RuntimeRay):
-		return Candidate{}, false, nil
+		return Candidate{}, false
 	}
-	c := Candidate{DeviceID: d.ID, SupplierID: d.UserID, GPUModel: g.Name, GPUs: len(d.GPUs), Region: d.Region, Simulated: d.Simulated}
-	bs, err := store.Benchmarks(ctx, q.Store.Reader(), d.ID, 1)
-	if err != nil {
-		return c, false, err
-	}
-	if len(bs) == 1 {
-		c.Tier, c.Bench = bs[0].Tier, bs[0].Score
-		var rep proto.BenchReport
-		if json.Unmarshal([]byte(bs[0].Report), &rep) == nil {
-			for _, res := range rep.Results {
-				if res.Kind == "network" {
-					c.DownMbps = int(res.NetDownMbps)
-				}
-			}
-		}
-	}
+	c := Candidate{DeviceID: d.ID, SupplierID: d.UserID, GPUModel: g.Name, GPUs: len(d.GPUs), Region: d.Region, Simulated: d.Simulated,
+		Tier: f.Tier, Bench: f.Score, DownMbps: f.DownMbps}
 	if r.MinDownMbps > 0 && c.DownMbps < r.MinDownMbps {
-		return c, false, nil
+		return c, false
 	}
-	v, err := store.DeviceVerification(ctx, q.Store.Reader(), d.ID)
-	if err != nil {
-		return c, false, err
-	}
-	c.Verified, _, _ = verify.Status(v, now, q.VerifyEvery)
+	c.Verified, _, _ = verify.Status(f.Verification, now, q.VerifyEvery)
 	if r.VerifiedOnly && !c.Verified {
-		return c, false, nil
+		return c, false
 	}
 	// Uptime is not in the supply yet: an online device counts as up, and
 	// its challenge record does the rest.
-	c.Reputation = verify.Reputation(1, v.Passed, v.Failed)
-	return c, true, nil
+	c.Reputation = verify.Reputation(1, f.Verification.Passed, f.Verification.Failed)
+	return c, true
 }
 
 // noSupply says what is available instead.
