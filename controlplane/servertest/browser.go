@@ -67,7 +67,17 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	// Right after a form posts and the page reloads, chromium may report a
+	// layout of width 0 for a moment ("Cannot take screenshot with 0
+	// width"): try again until the page has its size.
+	var png []byte
+	var err error
+	for try := 0; try < 20; try++ {
+		if png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
