@@ -352,11 +352,22 @@ type liveServer struct {
 	dir string
 	cmd *exec.Cmd
 	url string
+	// args, when set, replace the demo fleet's flags (listen and data are
+	// always set); env is added to the environment; stderr gets the logs.
+	args   []string
+	env    []string
+	stderr io.Writer
 }
 
 func (s *liveServer) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--listen", "127.0.0.1:0", "--data", s.dir, "--demo", "3", "--heartbeat-interval", "500ms", "--offline-after", "5s", "--log-level", "warn")
+	args := s.args
+	if args == nil {
+		args = []string{"--demo", "3", "--heartbeat-interval", "500ms", "--offline-after", "5s", "--log-level", "warn"}
+	}
+	s.cmd = exec.Command(s.bin, append([]string{"--listen", "127.0.0.1:0", "--data", s.dir}, args...)...)
+	s.cmd.Env = append(os.Environ(), s.env...)
+	s.cmd.Stderr = s.stderr
 	stdout, _ := s.cmd.StdoutPipe()
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)

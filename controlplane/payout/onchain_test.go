@@ -140,7 +140,6 @@ func TestOnChainBatchPaysEveryRecipientExactlyOnce(t *testing.T) {
 // The payout process killed at every step, over many random runs: after
 // restarts every supplier has been paid exactly once.
 func TestCrashAtAnyPointPaysExactlyOnce(t *testing.T) {
-	points := []string{"planned", "signed", "recorded", "sent", "confirming"}
 	covered := map[string]int{}
 	for run := range 10 {
 		rng := rand.New(rand.NewPCG(uint64(run), 7))
@@ -178,12 +177,15 @@ func TestCrashAtAnyPointPaysExactlyOnce(t *testing.T) {
 		}
 		w.assertPaidOnce()
 	}
-	for _, p := range points {
+	for _, p := range CrashPoints {
 		if covered[p] == 0 {
 			t.Errorf("crash point %q never hit", p)
 		}
 	}
-	t.Logf("crash points covered: %d of %d (%v)", len(covered), len(points), covered)
+	if len(covered) != len(CrashPoints) {
+		t.Errorf("crash points hit %v, CrashPoints lists %v: keep the list complete", covered, CrashPoints)
+	}
+	t.Logf("crash points covered: %d of %d (%v)", len(covered), len(CrashPoints), covered)
 }
 
 func TestRejectionsAreReportedAndRecovered(t *testing.T) {

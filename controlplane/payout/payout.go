@@ -109,10 +109,16 @@ type Service struct {
 	ledger *ledger.Ledger
 	log    *slog.Logger
 	chain  *chain // nil in ledger mode
-	// Crash, in tests, makes the service stop dead at a named point, as if
-	// the process were killed there.
+	// Crash, in tests, makes the service stop dead at a named point (one
+	// of CrashPoints), as if the process were killed there.
 	Crash func(point string) bool
 }
+
+// CrashPoints names every point Crash is asked about, in the order a
+// payout passes them: planned (its payable moved out, before the batch),
+// signed (before the batch is recorded), recorded (before it is sent),
+// sent (after it went out), confirming (while reconciling a sent batch).
+var CrashPoints = []string{"planned", "signed", "recorded", "sent", "confirming"}
 
 var errCrashed = errors.New("crashed (test)")
 

@@ -48,6 +48,9 @@ type Config struct {
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) on this
 	// loopback address, for measuring the server under load.
 	DebugListen string
+	// FailPoint is the IDLEGRID_FAILPOINT test hook (see FailPointEnv):
+	// empty in production.
+	FailPoint string
 }
 
 // Defaults returns the settings for a local start.
@@ -159,6 +162,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	c.FailPoint = getenv(FailPointEnv) // a test hook: environment only, no flag
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
 	}
@@ -204,6 +208,11 @@ func (c *Config) validate() []error {
 		host, _, err := net.SplitHostPort(c.DebugListen)
 		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 			errs = append(errs, fmt.Errorf("--debug-listen %q must be a loopback host:port such as 127.0.0.1:6060: the profiler shows memory and must not be public", c.DebugListen))
+		}
+	}
+	if c.FailPoint != "" {
+		if _, err := payoutFailPoint(c.FailPoint); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	switch c.LogLevel {

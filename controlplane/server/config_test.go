@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -60,5 +61,45 @@ func TestExampleServerEnvMatchesFlags(t *testing.T) {
 	vars["IDLEGRID_DATA"] = t.TempDir()
 	if _, err := Load(nil, func(k string) string { return vars[k] }); err != nil {
 		t.Fatalf("the example's values are refused: %v", err)
+	}
+}
+
+// The IDLEGRID_FAILPOINT test hook is off unless set, and a name that is
+// no crash point stops the start: a typo must not test nothing.
+func TestFailPointIsCheckedAtStart(t *testing.T) {
+	load := func(v string) (Config, error) {
+		return Load([]string{"--data", t.TempDir()}, func(k string) string {
+			if k == FailPointEnv {
+				return v
+			}
+			return ""
+		})
+	}
+	if c, err := load(""); err != nil || c.FailPoint != "" {
+		t.Fatalf("unset: %q, %v", c.FailPoint, err)
+	}
+	if c, err := load("payout:recorded"); err != nil || c.FailPoint != "payout:recorded" {
+		t.Fatalf("payout:recorded: %q, %v", c.FailPoint, err)
+	}
+	for _, bad := range []string{"payout:sigend", "recorded", "hub:recorded", "payout:"} {
+		_, err := load(bad)
+		if err == nil || !strings.Contains(err.Error(), FailPointEnv) || !strings.Contains(err.Error(), "payout:signed") {
+			t.Errorf("%q: %v, want a refusal naming the fail points", bad, err)
+		}
+	}
+	cfg := Defaults()
+	cfg.DataDir, cfg.FailPoint = t.TempDir(), "payout:sent"
+	srv, err := New(t.Context(), cfg, Logger("error", io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if srv.Payout.Crash == nil || srv.Payout.Crash("recorded") {
+		t.Fatal("the fail point is not wired to the payout service, or fires at the wrong point")
+	}
+	cfg.DataDir, cfg.FailPoint = t.TempDir(), "payout:nope"
+	if srv, err := New(t.Context(), cfg, Logger("error", io.Discard)); err == nil {
+		srv.Close()
+		t.Fatal("New accepted an unknown fail point")
 	}
 }

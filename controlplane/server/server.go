@@ -81,6 +81,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	if cfg.FailPoint != "" {
+		point, err := payoutFailPoint(cfg.FailPoint)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		pay.Crash = killAt(point, log.With("part", "payout"))
+		log.Warn("test fail point set: this server kills itself when a payout reaches it; unset "+FailPointEnv+" to run normally", "failpoint", cfg.FailPoint)
+	}
 	pc := pay.Config()
 	a.Payouts = api.PayoutPolicy{Mode: pc.Mode, Threshold: pc.Threshold, Every: pc.Every, Cluster: cfg.PayoutExplorerCluster}
 	ver.Enrich = func(ctx context.Context, userID string, ds *proto.DeviceStatus) {
