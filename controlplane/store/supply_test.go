@@ -48,7 +48,8 @@ func TestSupplyFactsMatchPerDeviceReads(t *testing.T) {
 				return err
 			}
 		}
-		return nil
+		// dev_3 has a challenge running: no result yet, nothing counted.
+		return InsertChallenge(ctx, tx, Challenge{ID: "chl_running", DeviceID: "dev_3", Seed: make([]byte, 32), N: 64, K: 4, IssuedAt: t0})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -282,8 +282,9 @@ func SupplyFactsSince(ctx context.Context, q Querier, since time.Time) (map[stri
 		return nil, err
 	}
 	// Challenge records, counted for every device at once (cheaper than
-	// joining them to the devices above).
-	rows, err = q.QueryContext(ctx, `SELECT device_id, sum(passed = 1), sum(passed = 0) FROM challenges WHERE counted = 1 GROUP BY device_id`)
+	// joining them to the devices above); one still running has no result.
+	rows, err = q.QueryContext(ctx, `SELECT device_id, sum(passed = 1), sum(passed = 0) FROM challenges
+		WHERE counted = 1 AND passed IS NOT NULL GROUP BY device_id`)
 	if err != nil {
 		return nil, fmt.Errorf("reading challenge records: %w", err)
 	}
