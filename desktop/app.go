@@ -6,6 +6,9 @@ package desktop
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -73,6 +76,27 @@ func New(a fyne.App, sup *supplier.Supplier, autostart func(on bool) error) *UI 
 	}
 	u.setupTray()
 	return u
+}
+
+// Tabs are the main window's tabs, by the name --tab takes.
+var Tabs = []string{"dashboard", "earnings", "benchmark", "guard", "farm", "settings"}
+
+// ShowTab selects a tab by name (see Tabs), once onboarding is done; it
+// is how `idlegrid --tab farm` opens on the farm.
+func (u *UI) ShowTab(name string) error {
+	i := slices.Index(Tabs, strings.ToLower(name))
+	if i < 0 {
+		return fmt.Errorf("no tab %q: use one of %s", name, strings.Join(Tabs, ", "))
+	}
+	u.tabs.SelectIndex(i)
+	return nil
+}
+
+// AddRig adds a rig to the Farm tab by its address (host:port of its
+// agent's status API), as typing it there would; it is kept.
+func (u *UI) AddRig(addr, token string) error {
+	_, err := u.farm.view.AddManual(addr, token)
+	return err
 }
 
 // Window is the main window.

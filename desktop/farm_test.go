@@ -372,3 +372,33 @@ func rowNames(rows []farm.Row) []string {
 	}
 	return out
 }
+
+// `idlegrid --tab farm --rig ADDR` opens on the Farm tab with the rig
+// listed and polled; a tab or address that does not exist is refused with
+// the choices.
+func TestOpeningOnTheFarmTabWithRigs(t *testing.T) {
+	r := newRig(t, "http://127.0.0.1:1")
+	a := startFarmRig(t, "rig-a", "", "RTX 4090x2")
+	if err := r.ui.AddRig(a.addr, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ui.AddRig("not an address:xyz", ""); err == nil {
+		t.Fatal("a bad rig address was accepted")
+	}
+	if err := r.ui.ShowTab("Farm"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ui.tabs.Selected().Text; got != "Farm" {
+		t.Fatalf("tab %q selected, want Farm", got)
+	}
+	r.ui.farm.view.Poll(context.Background())
+	fyne.DoAndWait(r.ui.farm.refresh)
+	wantGrid(t, r.ui.farm, "rig-a | 0 · RTX 4090 | 67 °C", "rig-a | 1 · RTX 4090 | 67 °C")
+	err := r.ui.ShowTab("rigs")
+	if err == nil || !strings.Contains(err.Error(), "dashboard, earnings, benchmark, guard, farm, settings") {
+		t.Fatalf("an unknown tab: %v", err)
+	}
+	if got := r.ui.tabs.Selected().Text; got != "Farm" {
+		t.Fatalf("an unknown tab changed the tab to %q", got)
+	}
+}

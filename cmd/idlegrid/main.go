@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -20,6 +22,7 @@ import (
 	"github.com/idlegrid/idlegrid/assets"
 	"github.com/idlegrid/idlegrid/desktop"
 	"github.com/idlegrid/idlegrid/shared/autostart"
+	"github.com/idlegrid/idlegrid/shared/farm"
 	"github.com/idlegrid/idlegrid/shared/hw"
 	"github.com/idlegrid/idlegrid/shared/hw/nvidia"
 	"github.com/idlegrid/idlegrid/shared/idle"
@@ -43,6 +46,22 @@ func run() int {
 	data := fs.String("data", envOr("IDLEGRID_DATA", defData), "directory for the device key and state (env IDLEGRID_DATA)")
 	simGPUs := fs.String("sim-gpus", "", `simulate GPUs, e.g. "RTX 4090x2" (demos and tests)`)
 	pair := fs.String("pair", "", "pair with this code from the console and skip onboarding (scripted set-ups)")
+	tab := ""
+	fs.Func("tab", "open on this tab: "+strings.Join(desktop.Tabs, ", "), func(v string) error {
+		if !slices.Contains(desktop.Tabs, strings.ToLower(v)) {
+			return fmt.Errorf("no tab %q: use one of %s", v, strings.Join(desktop.Tabs, ", "))
+		}
+		tab = v
+		return nil
+	})
+	var rigs []string
+	fs.Func("rig", "add a rig to the Farm tab: the address of its agent's status API, e.g. 192.168.1.20:9400 (repeat for more)", func(v string) error {
+		if _, err := farm.NormalizeAddr(v); err != nil {
+			return err
+		}
+		rigs = append(rigs, v)
+		return nil
+	})
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -106,6 +125,18 @@ func run() int {
 		}
 		return autostart.Enable(autostart.Entry{Name: "Idlegrid", Exec: exe})
 	})
+	for _, r := range rigs {
+		if err := ui.AddRig(r, ""); err != nil {
+			fmt.Fprintf(os.Stderr, "idlegrid: --rig %s: %v\n", r, err)
+			return 2
+		}
+	}
+	if tab != "" {
+		if err := ui.ShowTab(tab); err != nil {
+			fmt.Fprintf(os.Stderr, "idlegrid: --tab: %v\n", err)
+			return 2
+		}
+	}
 	ui.Start()
 	ui.Window().ShowAndRun()
 	ui.Close()

@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"image"
 	"image/png"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"time"
 
 	"github.com/idlegrid/idlegrid/controlplane/servertest"
+	"github.com/idlegrid/idlegrid/shared/farm"
+	"github.com/idlegrid/idlegrid/shared/hw"
 )
 
 // buildApp builds the real desktop app (cgo, OpenGL), with clang when
@@ -144,5 +149,70 @@ func TestRealWindowUnderXvfb(t *testing.T) {
 	screenshot(t, display2, "desktop-dashboard.png")
 	if strings.Contains(out.String(), "panic") {
 		t.Fatalf("the app panicked:\n%s", out)
+	}
+}
+
+// statusServer serves a rig's status API (the agent's real farm.Server) on
+// loopback, for simulated GPUs at the given temperatures.
+func statusServer(t *testing.T, name, gpus string, temps ...int) string {
+	t.Helper()
+	models, err := hw.ParseSimSpec(gpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hw.NewSim(models, int64(len(name)), nil)
+	sim.SetLoadAll(0.9)
+	samples, err := sim.Sample(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range temps {
+		samples[i].TempC = c
+	}
+	snap := farm.Snapshot{DeviceID: "dev_" + name, Version: "1.4.0", State: "online", Connected: true, GPUs: sim.GPUs(), Samples: samples,
+		SampledAt: time.Now(), EarnsPerHour: 250_000, Verification: farm.VerificationVerified, Verified: true}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &farm.Server{Host: name, Source: func() farm.Snapshot { snap.SampledAt = time.Now(); return snap }}
+	go func() { _ = srv.ServeListener(ctx, ln) }()
+	t.Cleanup(cancel)
+	return ln.Addr().String()
+}
+
+// A farmer's view in a real window: `--tab farm --rig …` opens on the Farm
+// tab with two rigs polled, the hot GPU first. The screenshot lands in
+// $IDLEGRID_SCREENSHOTS (docs/screenshots/desktop-farm.png).
+func TestFarmTabInARealWindow(t *testing.T) {
+	bin := buildApp(t)
+	srv := servertest.Start(t, nil)
+	owner := srv.SignUp("farmer@example.com")
+	north := statusServer(t, "rig-north", "RTX 4090x4", 64, 71, 88, 69)
+	south := statusServer(t, "rig-south", "RTX 3090x2", 58, 61)
+	display := startXvfb(t)
+	out := runApp(t, bin, display, "--server", srv.URL, "--data", t.TempDir(), "--sim-gpus", "RTX 4090",
+		"--pair", owner.PairingCode(), "--tab", "farm", "--rig", north, "--rig", south)
+	servertest.Eventually(t, 30*time.Second, "the app's device online", func() bool {
+		ds := owner.Devices()
+		return len(ds) == 1 && ds[0].State == "online"
+	})
+	// Give the Farm tab a poll of both rigs and a redraw before the picture.
+	time.Sleep(3 * time.Second)
+	screenshot(t, display, "desktop-farm.png")
+	if strings.Contains(out.String(), "panic") || strings.Contains(out.String(), "idlegrid: ") {
+		t.Fatalf("the app failed:\n%s", out)
+	}
+}
+
+// A tab that does not exist stops the app at once with the choices.
+func TestUnknownTabIsRefused(t *testing.T) {
+	bin := buildApp(t)
+	cmd := exec.Command(bin, "--tab", "rigs", "--data", t.TempDir())
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "dashboard, earnings, benchmark, guard, farm, settings") {
+		t.Fatalf("--tab rigs: %v, want exit status 2 naming the tabs\n%s", err, out)
 	}
 }
