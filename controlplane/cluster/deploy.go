@@ -67,13 +67,21 @@ func (m *Manager) Deploy(ctx context.Context, ownerID, idemKey string, dr Deploy
 		}
 	}
 	for range maxPlacementTries {
-		picked := quoted
+		picked, release := quoted, func() {}
 		if picked == nil {
-			if picked, err = m.Quoter.PlaceOn(sup, req); err != nil {
+			if picked, release, err = m.Quoter.PlaceHeld(sup, req); err != nil {
 				return c, false, err
 			}
 		}
 		c, err = m.reserve(ctx, ownerID, idemKey, dr.QuoteID, req, picked)
+		if err == nil {
+			// Deploys that read the supply before this commit still see these
+			// devices free: keep them held a little longer, and those place
+			// around them rather than lose a race in the database.
+			time.AfterFunc(max(m.Quoter.CacheFor, time.Second), release)
+		} else {
+			release()
+		}
 		var taken *takenError
 		switch {
 		case err == nil:
@@ -94,7 +102,7 @@ func (m *Manager) Deploy(ctx context.Context, ownerID, idemKey string, dr Deploy
 				return c, false, err
 			}
 			busy[taken.device] = true
-			sup.Free = slices.DeleteFunc(sup.Free, func(c sched.Candidate) bool { return busy[c.DeviceID] })
+			sup.Free = slices.DeleteFunc(slices.Clone(sup.Free), func(c sched.Candidate) bool { return busy[c.DeviceID] })
 		case errors.As(err, &taken):
 			return c, false, problem.New(problem.ErrConflict, "quote_stale", "a device of quote %s was just taken by another cluster: ask for a new quote", dr.QuoteID)
 		default:

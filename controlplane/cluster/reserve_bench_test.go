@@ -54,11 +54,12 @@ func BenchmarkPlaceAndReserve(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 }
 
-// Deploys from two goroutines at once (the machine's two cores) racing for
+// Deploys from two goroutines at once (the machine's two cores) wanting
 // the same best devices, as concurrent requesters do: placement runs in
-// parallel, reservations queue on the single writer, and a deploy that
-// loses a race places again without the devices taken. Reports successful
-// placements per second and how many races were lost.
+// parallel and places around devices the other holds (PlaceHeld),
+// reservations queue on the single writer, and a deploy that still loses a
+// race in the database places again. Reports successful placements per
+// second and how many races were lost.
 //
 //	go test -run x -bench ReserveConcurrent -benchtime 600x ./controlplane/cluster/
 func BenchmarkPlaceAndReserveConcurrent(b *testing.B) {
@@ -74,16 +75,18 @@ func BenchmarkPlaceAndReserveConcurrent(b *testing.B) {
 		wg.Go(func() {
 			for range work {
 				for {
+					// As Deploy does: place around devices other deploys hold.
 					mu.RLock()
-					picked, ok := sched.Place(cands, 8)
+					picked, release, err := m.Quoter.PlaceHeld(sched.Supply{Free: cands}, req)
 					mu.RUnlock()
-					if !ok {
-						b.Error("no placement")
+					if err != nil {
+						b.Error(err)
 						return
 					}
-					_, err := m.reserve(ctx, "usr_renter", "", "", req, picked)
+					_, err = m.reserve(ctx, "usr_renter", "", "", req, picked)
 					var taken *takenError
 					if errors.As(err, &taken) {
+						release()
 						lost.Add(1) // the other deploy got there first: place again
 						continue
 					}
@@ -98,6 +101,7 @@ func BenchmarkPlaceAndReserveConcurrent(b *testing.B) {
 					mu.Lock()
 					cands = slices.DeleteFunc(cands, func(c sched.Candidate) bool { return taken2[c.DeviceID] })
 					mu.Unlock()
+					release()
 					break
 				}
 			}

@@ -33,6 +33,13 @@ const (
 // candidates hold fewer GPUs than asked. Place does not change cands; it
 // runs in O(n log gpus).
 func Place(cands []Candidate, gpus int) (picked []Candidate, ok bool) {
+	return PlaceExcept(cands, gpus, nil)
+}
+
+// PlaceExcept is Place leaving out the devices in except. It keeps
+// len(except) more offers per region rather than looking every candidate
+// up in except, so a few exclusions cost next to nothing.
+func PlaceExcept(cands []Candidate, gpus int, except map[string]bool) (picked []Candidate, ok bool) {
 	if gpus < 1 || len(cands) == 0 {
 		return nil, gpus < 1
 	}
@@ -59,7 +66,8 @@ func Place(cands []Candidate, gpus int) (picked []Candidate, ok bool) {
 	// device (measured: 4.3 → 2 ms for 100,000 devices).
 	var regions []*regionTop
 	var last *regionTop
-	all := &topK{k: gpus}
+	keep := gpus + len(except) // enough that gpus remain after leaving except out
+	all := &topK{k: keep}
 	for i := range cands {
 		c := &cands[i]
 		s := scored{c: c, score: score(c)}
@@ -72,7 +80,7 @@ func Place(cands []Candidate, gpus int) (picked []Candidate, ok bool) {
 				}
 			}
 			if last == nil {
-				last = &regionTop{region: c.Region, topK: topK{k: gpus}}
+				last = &regionTop{region: c.Region, topK: topK{k: keep}}
 				regions = append(regions, last)
 			}
 		}
@@ -82,7 +90,7 @@ func Place(cands []Candidate, gpus int) (picked []Candidate, ok bool) {
 	var best []scored
 	var bestMean float64
 	for _, t := range regions {
-		sel, covered := t.take(gpus)
+		sel, covered := t.take(gpus, except)
 		if !covered {
 			continue
 		}
@@ -92,7 +100,7 @@ func Place(cands []Candidate, gpus int) (picked []Candidate, ok bool) {
 	}
 	if best == nil {
 		var covered bool
-		if best, covered = all.take(gpus); !covered {
+		if best, covered = all.take(gpus, except); !covered {
 			return nil, false
 		}
 	}
@@ -149,10 +157,10 @@ func (t *topK) offer(s scored) {
 	}
 }
 
-// take returns the best offers, best first, up to the first that covers
-// gpus GPUs.
-func (t *topK) take(gpus int) ([]scored, bool) {
-	sorted := slices.Clone(t.xs)
+// take returns the best offers not in except, best first, up to the first
+// that covers gpus GPUs.
+func (t *topK) take(gpus int, except map[string]bool) ([]scored, bool) {
+	sorted := slices.DeleteFunc(slices.Clone(t.xs), func(s scored) bool { return except[s.c.DeviceID] })
 	slices.SortFunc(sorted, func(a, b scored) int {
 		switch {
 		case better(a, b):

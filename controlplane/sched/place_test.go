@@ -107,3 +107,65 @@ func BenchmarkPlace(b *testing.B) {
 		})
 	}
 }
+
+// PlaceExcept never picks an excluded device and otherwise places as Place
+// does on the rest.
+func TestPlaceExceptLeavesDevicesOut(t *testing.T) {
+	cands := supply(2000, 7)
+	best, ok := Place(cands, 8)
+	if !ok {
+		t.Fatal("no placement")
+	}
+	except := map[string]bool{}
+	for _, c := range best[:4] {
+		except[c.DeviceID] = true
+	}
+	got, ok := PlaceExcept(cands, 8, except)
+	if !ok {
+		t.Fatal("no placement without 4 devices")
+	}
+	rest := slices.DeleteFunc(slices.Clone(cands), func(c Candidate) bool { return except[c.DeviceID] })
+	want, _ := Place(rest, 8)
+	if !slices.EqualFunc(got, want, func(a, b Candidate) bool { return a.DeviceID == b.DeviceID }) {
+		t.Fatalf("PlaceExcept picked %v, Place on the rest %v", ids(got), ids(want))
+	}
+	few := cands[:3]
+	if _, ok := PlaceExcept(few, few[2].GPUs+1, map[string]bool{few[0].DeviceID: true, few[1].DeviceID: true}); ok {
+		t.Fatalf("placed %d GPUs on the one device left, which has %d", few[2].GPUs+1, few[2].GPUs)
+	}
+}
+
+// Deploys in flight place around each other's devices, and a device is
+// offered again once its hold is released.
+func TestPlaceHeldKeepsConcurrentDeploysApart(t *testing.T) {
+	q := &Quoter{}
+	sup := Supply{Free: supply(200, 3)}
+	r := Request{GPUs: 4, Hours: 1}
+	a, releaseA, err := q.PlaceHeld(sup, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, releaseB, err := q.PlaceHeld(sup, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range a {
+		if slices.ContainsFunc(b, func(y Candidate) bool { return y.DeviceID == x.DeviceID }) {
+			t.Fatalf("device %s picked by two deploys in flight", x.DeviceID)
+		}
+	}
+	releaseA()
+	again, releaseAgain, err := q.PlaceHeld(sup, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(again, a, func(x, y Candidate) bool { return x.DeviceID == y.DeviceID }) {
+		t.Fatalf("after release the best devices are %v, want %v again", ids(again), ids(a))
+	}
+	releaseB()
+	releaseAgain()
+	if len(q.held) != 0 {
+		t.Fatalf("%d devices still held after every release", len(q.held))
+	}
+}
+

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -111,6 +112,11 @@ type Quoter struct {
 
 	mu   sync.Mutex
 	snap *onlineSnap
+
+	// held are devices an in-flight deploy has picked and not yet reserved
+	// or let go (see PlaceHeld).
+	holdMu sync.Mutex
+	held   map[string]bool
 }
 
 // onlineSnap is one read of the online supply.
@@ -224,6 +230,53 @@ func (q *Quoter) PlaceOn(sup Supply, r Request) ([]Candidate, error) {
 		return nil, q.noSupply(r, got, sup.Models)
 	}
 	return picked, nil
+}
+
+// PlaceHeld places r on sup like PlaceOn, leaving out devices that other
+// deploys in flight have picked, and holds the devices it picks until
+// release is called (once their reservation committed or failed).
+// Concurrent deploys so place around each other instead of picking the
+// same best devices and racing for them in the database, where all but
+// one would lose and place again.
+func (q *Quoter) PlaceHeld(sup Supply, r Request) (picked []Candidate, release func(), err error) {
+	q.holdMu.Lock()
+	held := maps.Clone(q.held)
+	q.holdMu.Unlock()
+	for {
+		// Placed on a copy of the holds, without the lock: placements run in
+		// parallel, and one that lost a device to a hold meanwhile places
+		// again.
+		picked, ok := PlaceExcept(sup.Free, r.GPUs, held)
+		if !ok {
+			got := 0
+			for _, c := range sup.Free {
+				if !held[c.DeviceID] {
+					got += c.GPUs
+				}
+			}
+			return nil, nil, q.noSupply(r, got, sup.Models)
+		}
+		q.holdMu.Lock()
+		if q.held == nil {
+			q.held = map[string]bool{}
+		}
+		if slices.ContainsFunc(picked, func(c Candidate) bool { return q.held[c.DeviceID] }) {
+			held = maps.Clone(q.held)
+			q.holdMu.Unlock()
+			continue
+		}
+		for _, c := range picked {
+			q.held[c.DeviceID] = true
+		}
+		q.holdMu.Unlock()
+		return picked, func() {
+			q.holdMu.Lock()
+			defer q.holdMu.Unlock()
+			for _, c := range picked {
+				delete(q.held, c.DeviceID)
+			}
+		}, nil
+	}
 }
 
 // LineOf is a candidate as a quote shows it.
