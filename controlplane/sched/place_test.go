@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 func ids(cs []Candidate) []string {
@@ -99,11 +100,16 @@ func BenchmarkPlace(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		cs := supply(n, 7)
 		b.Run(fmt.Sprintf("devices=%d", n), func(b *testing.B) {
+			var lat []time.Duration
 			for b.Loop() {
+				start := time.Now()
 				if _, ok := Place(cs, 8); !ok {
 					b.Fatal("no placement")
 				}
+				lat = append(lat, time.Since(start))
 			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
 }
@@ -168,4 +174,3 @@ func TestPlaceHeldKeepsConcurrentDeploysApart(t *testing.T) {
 		t.Fatalf("%d devices still held after every release", len(q.held))
 	}
 }
-
