@@ -10,8 +10,10 @@ import (
 // refuses with ErrMalformed, and what it accepts encodes and decodes to the
 // same type again.
 func FuzzDecode(f *testing.F) {
+	full := fullHeartbeat()
 	seeds := []any{
 		&Heartbeat{Seq: 1, State: StateAvailable},
+		&full,
 		&RuntimeStart{ClusterID: "cls_abcdefgh23", Runtime: RuntimeRay, Role: RoleWorker, HeadAddress: "10.0.0.1:6379", NodeName: "dev_x", GPUs: 1},
 		&RuntimeStatus{Runtimes: []RuntimeState{{ClusterID: "cls_abcdefgh23", Role: RoleHead, State: RuntimeRunning, Nodes: []string{"a"}}}},
 		&RuntimeStop{ClusterID: "cls_abcdefgh23"},

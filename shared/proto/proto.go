@@ -197,6 +197,11 @@ func Decode(data []byte) (any, error) {
 	// straight into its type. Anything else, or anything that fails there,
 	// takes the general path, which also words the error.
 	if typ, body, ok := splitEncoded(data); ok {
+		if typ == TypeHeartbeat {
+			if hb, ok := decodeHeartbeatFast(body); ok && hb.validate() == nil {
+				return hb, nil
+			}
+		}
 		if msg := bodyFor(typ); msg != nil && strictUnmarshal(body, msg) == nil && msg.validate() == nil {
 			return msg, nil
 		}
